@@ -70,7 +70,8 @@ def integrate(
 
     masses: (N,). state: positions, velocities (N, d), d = 2 or 3; t (). t_end: () > state.t.
     integrator: "hermite4" (adaptive shared step from ``criterion`` "rv" or "aarseth" with
-    accuracy parameter ``eta``), "leapfrog" or "yoshida4" (fixed step no longer than ``dt``).
+    accuracy parameter ``eta``; "aarseth" takes its first step from "rv", before a step has
+    supplied the snap and crackle), "leapfrog" or "yoshida4" (fixed step no longer than ``dt``).
     dt_min: Hermite stops with STATUS_STEP_FLOOR when the unclipped step falls below it.
     max_steps: bound on the number of steps (STATUS_MAX_STEPS).
     Returns the final state (the last good one on failure, with its t) and the stats.

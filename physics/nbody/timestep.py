@@ -45,4 +45,3 @@ def aarseth_timestep(acc: Array, jerk: Array, snap: Array, crackle: Array, eta: 
     """
     a, j, s, c = _norm(acc), _norm(jerk), _norm(snap), _norm(crackle)
     return jnp.sqrt(eta * jnp.min(_ratio_or_inf(a * s + j**2, j * c + s**2)))
-
