@@ -38,8 +38,13 @@ def make_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a flow")
     run.add_argument("flow")
     run.add_argument("-c", "--config", help="YAML file of config keys")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a dotted config key; the value is parsed as YAML")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a dotted config key; the value is parsed as YAML",
+    )
     run.add_argument("--quick", action="store_true", help="small, fast variant of the same run")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run.add_argument("--output", help="folder for artifacts (default outputs/FLOW/STAMP-RUNID)")
@@ -86,11 +91,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             record["error"] = str(failure)
             print(f"error: {spec.name} run failed: {failure}", file=sys.stderr)
             if failure.result:
-                print(f"MLflow run {failure.result['mlflow_run_id']} marked FAILED; outputs kept "
-                      f"in {failure.result['output_dir']}", file=sys.stderr)
+                print(
+                    f"MLflow run {failure.result['mlflow_run_id']} marked FAILED; outputs kept "
+                    f"in {failure.result['output_dir']}",
+                    file=sys.stderr,
+                )
         except Exception as err:  # noqa: BLE001 - any crash of a run is a failed run (exit 1)
             code = EXIT_FAILED
-            record = {"flow": spec.name, "status": "failed", "error": f"{type(err).__name__}: {err}"}
+            record = {
+                "flow": spec.name,
+                "status": "failed",
+                "error": f"{type(err).__name__}: {err}",
+            }
             print(f"error: {spec.name} run failed: {type(err).__name__}: {err}", file=sys.stderr)
     if args.json:
         print(json.dumps(record))
@@ -100,10 +112,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def render_record(record: dict[str, Any]) -> str:
-    lines = [f"{record['flow']}: {record['status']} (MLflow run {record['mlflow_run_id']}, "
-             f"experiment {record['experiment']!r})"]
-    lines += [f"  {name} = {value:.6g}" if isinstance(value, float) else f"  {name} = {value}"
-              for name, value in record["metrics"].items()]
+    lines = [
+        f"{record['flow']}: {record['status']} (MLflow run {record['mlflow_run_id']}, "
+        f"experiment {record['experiment']!r})"
+    ]
+    lines += [
+        f"  {name} = {value:.6g}" if isinstance(value, float) else f"  {name} = {value}"
+        for name, value in record["metrics"].items()
+    ]
     lines += [f"  artifact {name}: {path}" for name, path in record["artifacts"].items()]
     return "\n".join(lines)
 

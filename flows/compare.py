@@ -34,18 +34,26 @@ def find_runs(experiment: str | None, last: int) -> tuple[str, list[Run]]:
     experiments = client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
     by_name = {exp.name: exp for exp in experiments}
     if experiment is None:
-        newest = client.search_runs(
-            [exp.experiment_id for exp in experiments], max_results=1,
-            order_by=["attributes.start_time DESC"],
-        ) if experiments else []
+        newest = (
+            client.search_runs(
+                [exp.experiment_id for exp in experiments],
+                max_results=1,
+                order_by=["attributes.start_time DESC"],
+            )
+            if experiments
+            else []
+        )
         if not newest:
             raise ConfigError("no runs recorded yet in this tracking store")
-        experiment = next(e.name for e in experiments if e.experiment_id == newest[0].info.experiment_id)
+        experiment = next(
+            e.name for e in experiments if e.experiment_id == newest[0].info.experiment_id
+        )
     if experiment not in by_name:
         known = ", ".join(sorted(by_name)) or "none"
         raise ConfigError(f"--experiment: unknown experiment {experiment!r}; known: {known}")
     runs = client.search_runs(
-        [by_name[experiment].experiment_id], max_results=last,
+        [by_name[experiment].experiment_id],
+        max_results=last,
         order_by=["attributes.start_time DESC"],
     )
     return experiment, runs
@@ -90,8 +98,9 @@ def render_table(table: RunTable) -> str:
     """A fixed-width text table with a header line."""
     if not table.rows:
         return f"experiment {table.experiment!r}: no runs"
-    widths = [max(len(col), *(len(row[i]) for row in table.rows)) for i, col in
-              enumerate(table.columns)]
+    widths = [
+        max(len(col), *(len(row[i]) for row in table.rows)) for i, col in enumerate(table.columns)
+    ]
     lines = [f"experiment {table.experiment!r}: {len(table.rows)} run(s), newest first"]
     lines.append("  ".join(col.ljust(w) for col, w in zip(table.columns, widths, strict=True)))
     lines.append("  ".join("-" * w for w in widths))
@@ -100,8 +109,9 @@ def render_table(table: RunTable) -> str:
     return "\n".join(lines)
 
 
-def compare(experiment: str | None, metrics: list[str], last: int,
-            plot: str | None = None) -> tuple[RunTable, str]:
+def compare(
+    experiment: str | None, metrics: list[str], last: int, plot: str | None = None
+) -> tuple[RunTable, str]:
     """Build and render the table of the newest runs; draw the metrics to ``plot`` if given."""
     if last < 1:
         raise ConfigError(f"--last: must be >= 1, got {last}")
@@ -110,7 +120,9 @@ def compare(experiment: str | None, metrics: list[str], last: int,
     if plot:
         if not table.rows or not table.metric_values:
             raise ConfigError("--plot: nothing to plot (no runs or no metrics)")
-        runs_comparison_plot(list(reversed(table.labels)),
-                             {k: list(reversed(v)) for k, v in table.metric_values.items()},
-                             Path(plot))
+        runs_comparison_plot(
+            list(reversed(table.labels)),
+            {k: list(reversed(v)) for k, v in table.metric_values.items()},
+            Path(plot),
+        )
     return table, render_table(table)

@@ -105,7 +105,9 @@ class NBodyConfig(FlowConfig):
                 raise ValueError(f"{missing[0]}: required when ic=custom")
             n = len(self.masses)
             if len(self.positions) != n:
-                raise ValueError(f"positions: needs one row per mass ({n}), got {len(self.positions)}")
+                raise ValueError(
+                    f"positions: needs one row per mass ({n}), got {len(self.positions)}"
+                )
             if len(self.velocities) != n or len(self.velocities[0]) != len(self.positions[0]):
                 raise ValueError(
                     f"velocities: must have the shape of positions ({n}, {len(self.positions[0])})"
@@ -169,8 +171,15 @@ def batched_trajectory(integrator: str, criterion: str, max_steps: int):
 
     def one_system(masses, state, t_out, eta, dt, dt_min):
         return nbody.trajectory(
-            masses, state, t_out, integrator=integrator, eta=eta, dt=dt, criterion=criterion,
-            dt_min=dt_min, max_steps=max_steps,
+            masses,
+            state,
+            t_out,
+            integrator=integrator,
+            eta=eta,
+            dt=dt,
+            criterion=criterion,
+            dt_min=dt_min,
+            max_steps=max_steps,
         )
 
     return jax.jit(jax.vmap(one_system, in_axes=(0, 0, None, None, None, None)))
@@ -190,9 +199,9 @@ def start_run(masses: jax.Array, state: nbody.NBodyState) -> ChunkedRun:
         state=state,
         stats=stats,
         times=np.zeros(1),
-        energies=np.asarray(jax.vmap(nbody.total_energy)(masses, state.positions, state.velocities))[
-            :, None
-        ],
+        energies=np.asarray(
+            jax.vmap(nbody.total_energy)(masses, state.positions, state.velocities)
+        )[:, None],
         angular_momenta=np.asarray(
             jax.vmap(nbody.angular_momentum)(masses, state.positions, state.velocities)
         )[:, None],
@@ -217,8 +226,9 @@ def advance_chunk(config: NBodyConfig, masses: jax.Array, run: ChunkedRun) -> Ch
     """Integrate the next chunk of output times and append its samples."""
     t_out = output_times(config)[int(run.chunks_done)]
     step = batched_trajectory(config.integrator, config.criterion, config.max_steps)
-    states, energies, stats = step(masses, run.state, jnp.asarray(t_out), config.eta, config.dt,
-                                   config.dt_min)
+    states, energies, stats = step(
+        masses, run.state, jnp.asarray(t_out), config.eta, config.dt, config.dt_min
+    )
     final = jax.tree_util.tree_map(lambda x: x[:, -1], states)
     ang = jax.vmap(jax.vmap(nbody.angular_momentum, in_axes=(None, 0, 0)))(
         masses, states.positions, states.velocities
@@ -235,8 +245,11 @@ def advance_chunk(config: NBodyConfig, masses: jax.Array, run: ChunkedRun) -> Ch
 
 
 def checkpoint_meta(config: NBodyConfig, run: ChunkedRun) -> dict[str, Any]:
-    return {"flow": FLOW_NAME, "chunks_done": int(run.chunks_done),
-            "config": config.model_dump(mode="json", exclude={"resume_from"})}
+    return {
+        "flow": FLOW_NAME,
+        "chunks_done": int(run.chunks_done),
+        "config": config.model_dump(mode="json", exclude={"resume_from"}),
+    }
 
 
 def resume_run(config: NBodyConfig, template: ChunkedRun) -> ChunkedRun:
@@ -380,17 +393,20 @@ def integrate_task(
         run = resume_run(config, run)
     compile_s = compile_seconds(config, masses, run.state)
     checkpoint = output_dir / "checkpoint.msgpack"
-    progress = Progress(f"{FLOW_NAME} [{config.integrator}, {len(masses)} system(s)]",
-                        config.n_chunks)
+    progress = Progress(
+        f"{FLOW_NAME} [{config.integrator}, {len(masses)} system(s)]", config.n_chunks
+    )
     progress.update(int(run.chunks_done))
 
     def on_chunk(current: ChunkedRun, _seconds: float) -> None:
         save_checkpoint(checkpoint, current, checkpoint_meta(config, current))
         errors = energy_errors(current)[:, -1]
-        progress.update(int(current.chunks_done),
-                        f"t={float(np.min(np.asarray(current.state.t))):.4g} "
-                        f"|dE/E0| median={np.median(errors):.2e} "
-                        f"steps={int(np.asarray(current.stats.n_steps).sum())}")
+        progress.update(
+            int(current.chunks_done),
+            f"t={float(np.min(np.asarray(current.state.t))):.4g} "
+            f"|dE/E0| median={np.median(errors):.2e} "
+            f"steps={int(np.asarray(current.stats.n_steps).sum())}",
+        )
 
     run, seconds = integrate_in_chunks(config, masses, run, on_chunk)
     return run, run_metrics(np.asarray(masses), run, seconds, compile_s), checkpoint
@@ -403,10 +419,15 @@ def write_artifacts_task(
     final_state = output_dir / "final_state.json"
     final_state.write_text(json.dumps(final_state_record(masses, run), indent=1))
     label = f"{config.ic}, {config.integrator}"
-    orbits = orbit_plot(np.asarray(run.positions), np.asarray(masses),
-                        f"Orbits: {label}, t = 0 … {run.times[-1]:.4g}", output_dir / "orbits.png")
-    energy = energy_error_plot(run.times, energy_errors(run), f"Energy error: {label}",
-                               output_dir / "energy_error.png")
+    orbits = orbit_plot(
+        np.asarray(run.positions),
+        np.asarray(masses),
+        f"Orbits: {label}, t = 0 … {run.times[-1]:.4g}",
+        output_dir / "orbits.png",
+    )
+    energy = energy_error_plot(
+        run.times, energy_errors(run), f"Energy error: {label}", output_dir / "energy_error.png"
+    )
     return {"final_state": final_state, "orbits": orbits, "energy_error": energy}
 
 
@@ -432,5 +453,5 @@ def nbody_body(config: NBodyConfig, logger: RunLogger, output_dir: Path) -> Flow
 
 @flow(name=FLOW_NAME, description=DESCRIPTION)
 def nbody_flow(config: dict | None = None, output_dir: str | None = None) -> dict:
-    """Integrate the configured N-body system(s) and log the run to MLflow (experiment ``nbody``)."""
+    """Integrate the configured N-body system(s); log the run to MLflow (experiment ``nbody``)."""
     return execute(FLOW_NAME, validate_config(NBodyConfig, config or {}), nbody_body, output_dir)

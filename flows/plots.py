@@ -25,9 +25,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     return target
 
 
-def orbit_plot(
-    positions: np.ndarray, masses: np.ndarray, title: str, path: str | Path
-) -> Path:
+def orbit_plot(positions: np.ndarray, masses: np.ndarray, title: str, path: str | Path) -> Path:
     """Orbits in the x–y plane.
 
     positions: (B, T, N, d) sampled trajectories of B systems; masses: (B, N). Up to
@@ -68,7 +66,7 @@ def energy_error_plot(
     if errors.shape[0] == 1:
         ax.semilogy(times, errors[0], lw=1.0)
     else:
-        for row in errors[:MAX_SYSTEMS_DRAWN * 4]:
+        for row in errors[: MAX_SYSTEMS_DRAWN * 4]:
             ax.semilogy(times, row, lw=0.4, color="0.7")
         ax.semilogy(times, np.median(errors, axis=0), lw=1.6, label="median")
         ax.semilogy(times, np.percentile(errors, 90, axis=0), lw=1.2, ls="--", label="p90")
@@ -85,8 +83,9 @@ def runs_comparison_plot(
 ) -> Path:
     """One panel per metric, one bar per run (log scale when values span > 2 decades)."""
     names = list(metrics)
-    fig, axes = plt.subplots(len(names), 1, figsize=(max(6, 0.6 * len(labels) + 2), 2.8 * len(names)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(max(6, 0.6 * len(labels) + 2), 2.8 * len(names)), squeeze=False
+    )
     x = np.arange(len(labels))
     for ax, name in zip(axes[:, 0], names, strict=True):
         values = np.asarray(metrics[name], dtype=float)

@@ -21,7 +21,7 @@ from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Metric, Param, Run, RunStatus, RunTag
 
 from flows.config import flatten_params
 
@@ -144,18 +144,37 @@ class RunLogger:
         self.client.set_terminated(self.run_id, status=status)
 
 
+def adopted_run(client: MlflowClient) -> Run | None:
+    """The run named by ``MLFLOW_RUN_ID`` (set by ``mlflow run`` for MLflow Projects), if any.
+
+    ``mlflow run`` creates the run before calling our CLI; logging into it keeps one run per
+    launch instead of an empty project run beside a closureflow run.
+    """
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    return client.get_run(run_id) if run_id else None
+
+
 @contextmanager
 def tracked_run(
-    experiment: str, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str] = ()
+    experiment: str,
+    run_name: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
 ) -> Iterator[RunLogger]:
     """Open an MLflow run; it ends FINISHED, or FAILED (and the error re-raised) on any exception.
 
     Whatever the body logged before failing stays in the run.
     """
     client = tracking_client()
-    experiment_id = ensure_experiment(client, experiment)
-    run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
+    run = adopted_run(client)
+    if run is None:
+        experiment_id = ensure_experiment(client, experiment)
+        run = client.create_run(experiment_id, run_name=run_name)
+    else:
+        experiment = client.get_experiment(run.info.experiment_id).name
     logger = RunLogger(client, run.info.run_id, experiment)
+    if tags:
+        logger.set_tags(tags)
     try:
         logger.set_tags(provenance_tags())
         logger.log_params(params)

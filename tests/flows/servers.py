@@ -58,8 +58,17 @@ def prefect_server(workdir: Path) -> Iterator[str]:
     """``prefect server start`` on a free loopback port; yields its PREFECT_API_URL."""
     port = free_port()
     env = dict(os.environ, PREFECT_HOME=str(workdir / "prefect-server-home"))
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-               "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     api = f"http://127.0.0.1:{port}/api"
     with background_server(command, f"{api}/health", workdir / "prefect-server.log", env):
         yield api
@@ -69,10 +78,24 @@ def prefect_server(workdir: Path) -> Iterator[str]:
 def mlflow_server(workdir: Path) -> Iterator[str]:
     """``mlflow server`` with a SQLite backend on a free loopback port; yields its URI."""
     port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port",
-               str(port), "--backend-store-uri", f"sqlite:///{workdir / 'server.db'}",
-               "--artifacts-destination", str(workdir / "server-artifacts"), "--workers", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'server.db'}",
+        "--artifacts-destination",
+        str(workdir / "server-artifacts"),
+        "--workers",
+        "1",
+    ]
     uri = f"http://127.0.0.1:{port}"
-    with background_server(command, f"{uri}/health", workdir / "mlflow-server.log",
-                           dict(os.environ)):
+    with background_server(
+        command, f"{uri}/health", workdir / "mlflow-server.log", dict(os.environ)
+    ):
         yield uri

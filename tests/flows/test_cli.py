@@ -17,8 +17,20 @@ from flows.cli import main
 from flows.serve import DEFAULT_DEPLOYMENTS, build_deployments, read_entries
 from tests.flows.servers import mlflow_server, prefect_server
 
-COLLISION = ["--set", "ic=custom", "--set", "masses=[1, 1]", "--set", "positions=[[0, 0], [1, 0]]",
-             "--set", "velocities=[[0, 0], [0, 0]]", "--set", "t_end=1.0", "--set", "n_chunks=2"]
+COLLISION = [
+    "--set",
+    "ic=custom",
+    "--set",
+    "masses=[1, 1]",
+    "--set",
+    "positions=[[0, 0], [1, 0]]",
+    "--set",
+    "velocities=[[0, 0], [0, 0]]",
+    "--set",
+    "t_end=1.0",
+    "--set",
+    "n_chunks=2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +43,7 @@ def servers(tmp_path_factory):
 def closureflow(args, env_extra, cwd):
     env = dict(os.environ, **env_extra)
     command = [sys.executable, "-m", "flows.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=600)
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +63,24 @@ def test_quick_run_prints_one_json_object_and_finishes_the_mlflow_run(servers, c
     result, cwd = completed
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads(result.stdout)  # exactly one JSON object, nothing else on stdout
-    assert set(record) >= {"flow", "status", "mlflow_run_id", "experiment", "metrics",
-                           "artifacts", "output_dir"}
+    assert set(record) >= {
+        "flow",
+        "status",
+        "mlflow_run_id",
+        "experiment",
+        "metrics",
+        "artifacts",
+        "output_dir",
+    }
     assert record["status"] == "completed" and record["experiment"] == "nbody"
-    for name in ("energy_error", "energy_error_max", "energy_error_p90", "n_steps",
-                 "n_force_evals", "wall_time_s"):
+    for name in (
+        "energy_error",
+        "energy_error_max",
+        "energy_error_p90",
+        "n_steps",
+        "n_force_evals",
+        "wall_time_s",
+    ):
         assert name in record["metrics"]
     assert record["metrics"]["energy_error"] < 1e-6
     state = json.loads((cwd / record["artifacts"]["final_state"]).read_text())
@@ -96,9 +120,22 @@ def test_flow_runs_are_recorded_on_the_prefect_server(servers, completed, diverg
 
 
 def test_invalid_config_exits_2_before_anything_starts(servers, tmp_path):
-    result = closureflow(["run", "nbody", "--set", "masses=[1, -2, 3]", "--set", "ic=custom",
-                          "--set", "positions=[[0,0],[1,0],[0,1]]",
-                          "--set", "velocities=[[0,0],[0,0],[0,0]]"], servers, tmp_path)
+    result = closureflow(
+        [
+            "run",
+            "nbody",
+            "--set",
+            "masses=[1, -2, 3]",
+            "--set",
+            "ic=custom",
+            "--set",
+            "positions=[[0,0],[1,0],[0,1]]",
+            "--set",
+            "velocities=[[0,0],[0,0],[0,0]]",
+        ],
+        servers,
+        tmp_path,
+    )
     assert result.returncode == 2
     assert "masses: every mass must be finite and > 0" in result.stderr
     assert result.stdout == ""
@@ -122,12 +159,22 @@ def test_bad_usage_exits_2(argv, expected, capsys):
     assert expected in capsys.readouterr().err
 
 
-def test_compare_prints_table_and_plot(servers, completed, diverged, tmp_path, monkeypatch,
-                                       capsys):
+def test_compare_prints_table_and_plot(servers, completed, diverged, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", servers["MLFLOW_TRACKING_URI"])
     plot = tmp_path / "compare.png"
-    argv = ["compare", "--experiment", "nbody", "--metric", "energy_error", "--metric",
-            "n_force_evals", "--last", "10", "--plot", str(plot)]
+    argv = [
+        "compare",
+        "--experiment",
+        "nbody",
+        "--metric",
+        "energy_error",
+        "--metric",
+        "n_force_evals",
+        "--last",
+        "10",
+        "--plot",
+        str(plot),
+    ]
     assert main(argv) == 0
     table = capsys.readouterr().out
     for record in (json.loads(completed[0].stdout), json.loads(diverged[0].stdout)):

@@ -30,12 +30,26 @@ def test_precedence_quick_then_file_then_set(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "key", "allowed"),
     [
-        (["masses=[1, -1]", "ic=custom", "positions=[[0,0],[1,0]]", "velocities=[[0,0],[0,0]]"],
-         "masses", "> 0"),
-        (["ic=custom", "masses=[1, 1]", "positions=[[0,0],[1,0],[2,0]]",
-          "velocities=[[0,0],[0,0]]"], "positions", "one row per mass"),
-        (["ic=custom", "masses=[1]", "positions=[[0,0]]", "velocities=[[0,0]]"], "masses",
-         "at least 2 bodies"),
+        (
+            ["masses=[1, -1]", "ic=custom", "positions=[[0,0],[1,0]]", "velocities=[[0,0],[0,0]]"],
+            "masses",
+            "> 0",
+        ),
+        (
+            [
+                "ic=custom",
+                "masses=[1, 1]",
+                "positions=[[0,0],[1,0],[2,0]]",
+                "velocities=[[0,0],[0,0]]",
+            ],
+            "positions",
+            "one row per mass",
+        ),
+        (
+            ["ic=custom", "masses=[1]", "positions=[[0,0]]", "velocities=[[0,0]]"],
+            "masses",
+            "at least 2 bodies",
+        ),
         (["t_end=0"], "t_end", "greater than 0"),
         (["t_end=-5"], "t_end", "greater than 0"),
         (["integrator=rk4"], "integrator", "'hermite4', 'leapfrog' or 'yoshida4'"),
@@ -43,8 +57,16 @@ def test_precedence_quick_then_file_then_set(tmp_path):
         (["ic=custom"], "masses", "required when ic=custom"),
         (["positions=[[0,0],[1,0]]"], "positions", "only used with ic=custom"),
         (["n_systems=4"], "n_systems", "ic=random_triple"),
-        (["ic=custom", "masses=[1, 1]", "positions=[[0,0,0],[1,0,0]]",
-          "velocities=[[0,0],[0,0]]"], "velocities", "shape of positions"),
+        (
+            [
+                "ic=custom",
+                "masses=[1, 1]",
+                "positions=[[0,0,0],[1,0,0]]",
+                "velocities=[[0,0],[0,0]]",
+            ],
+            "velocities",
+            "shape of positions",
+        ),
         (["resume_from=/nonexistent/ckpt.msgpack"], "resume_from", "does not exist"),
     ],
 )

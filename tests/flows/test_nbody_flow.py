@@ -19,8 +19,15 @@ from flows.nbody import (
 )
 from flows.runtime import RunFailed
 
-HEAD_ON = ["ic=custom", "masses=[1, 1]", "positions=[[0, 0], [1, 0]]",
-           "velocities=[[0, 0], [0, 0]]", "t_end=1.0", "n_outputs=8", "n_chunks=8"]
+HEAD_ON = [
+    "ic=custom",
+    "masses=[1, 1]",
+    "positions=[[0, 0], [1, 0]]",
+    "velocities=[[0, 0], [0, 0]]",
+    "t_end=1.0",
+    "n_outputs=8",
+    "n_chunks=8",
+]
 
 
 def figure_eight_config(**extra):
@@ -47,8 +54,9 @@ def test_initial_systems_are_batched():
     for ic in ("figure_eight", "pythagorean", "lagrange"):
         masses, state = initial_system(build_config(NBodyConfig, {"ic": ic}))
         assert masses.shape == (1, 3) and state.positions.shape == (1, 3, 2)
-    config = build_config(NBodyConfig, {"ic": "random_triple", "n_systems": 5, "seed": 7,
-                                        "masses": [1, 2, 3]})
+    config = build_config(
+        NBodyConfig, {"ic": "random_triple", "n_systems": 5, "seed": 7, "masses": [1, 2, 3]}
+    )
     masses, state = initial_system(config)
     assert masses.shape == (5, 3) and state.velocities.shape == (5, 3, 2)
     momentum = np.einsum("bn,bnd->bd", np.asarray(masses), np.asarray(state.velocities))
@@ -56,8 +64,7 @@ def test_initial_systems_are_batched():
 
 
 def test_output_times_land_on_t_end():
-    times = output_times(build_config(NBodyConfig, {"t_end": 3.0, "n_outputs": 10,
-                                                    "n_chunks": 4}))
+    times = output_times(build_config(NBodyConfig, {"t_end": 3.0, "n_outputs": 10, "n_chunks": 4}))
     assert times.shape == (4, 3)
     assert times[-1, -1] == 3.0 and np.all(np.diff(times.ravel()) > 0)
 
@@ -82,13 +89,14 @@ def test_resume_reproduces_the_uninterrupted_run(figure_eight_run):
     resumed = resume_run(resumed_config, template)
     assert int(resumed.chunks_done) == 2
     resumed, _ = integrate_in_chunks(resumed_config, masses, resumed)
-    np.testing.assert_array_equal(np.asarray(resumed.state.positions),
-                                  np.asarray(full.state.positions))
-    np.testing.assert_array_equal(np.asarray(resumed.state.velocities),
-                                  np.asarray(full.state.velocities))
+    np.testing.assert_array_equal(
+        np.asarray(resumed.state.positions), np.asarray(full.state.positions)
+    )
+    np.testing.assert_array_equal(
+        np.asarray(resumed.state.velocities), np.asarray(full.state.velocities)
+    )
     np.testing.assert_array_equal(resumed.energies, full.energies)
-    np.testing.assert_array_equal(np.asarray(resumed.stats.n_steps),
-                                  np.asarray(full.stats.n_steps))
+    np.testing.assert_array_equal(np.asarray(resumed.stats.n_steps), np.asarray(full.stats.n_steps))
 
 
 def test_resume_refuses_another_configuration(figure_eight_run):
