@@ -24,11 +24,11 @@ from prefect.cache_policies import NONE
 from pydantic import Field, field_validator, model_validator
 
 import physics.nbody as nbody
-from flows.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from flows.checkpoint import save_checkpoint
 from flows.config import FlowConfig, validate_config
 from flows.plots import energy_error_plot, orbit_plot
 from flows.progress import Progress
-from flows.runtime import FlowOutcome, RunFailed, execute
+from flows.runtime import FlowOutcome, RunFailed, checkpoint_meta, execute, resume_checkpoint
 from flows.tracking import RunLogger
 
 FLOW_NAME = "nbody"
@@ -244,28 +244,13 @@ def advance_chunk(config: NBodyConfig, masses: jax.Array, run: ChunkedRun) -> Ch
     )
 
 
-def checkpoint_meta(config: NBodyConfig, run: ChunkedRun) -> dict[str, Any]:
-    return {
-        "flow": FLOW_NAME,
-        "chunks_done": int(run.chunks_done),
-        "config": config.model_dump(mode="json", exclude={"resume_from"}),
-    }
+def run_checkpoint_meta(config: NBodyConfig, run: ChunkedRun) -> dict[str, Any]:
+    return checkpoint_meta(FLOW_NAME, config, chunks_done=int(run.chunks_done))
 
 
 def resume_run(config: NBodyConfig, template: ChunkedRun) -> ChunkedRun:
     """Load ``config.resume_from``; it must come from a run of the same configuration."""
-    meta = read_checkpoint_meta(config.resume_from)
-    expected = config.model_dump(mode="json", exclude={"resume_from"})
-    if meta.get("flow") != FLOW_NAME or meta.get("config") != expected:
-        differing = sorted(
-            key for key in expected if meta.get("config", {}).get(key) != expected[key]
-        )
-        raise RunFailed(
-            f"resume_from: checkpoint {config.resume_from!r} belongs to a different configuration "
-            f"(differs in: {', '.join(differing) or 'flow'})"
-        )
-    run, _ = load_checkpoint(config.resume_from, template)
-    return run
+    return resume_checkpoint(FLOW_NAME, config, template)[0]
 
 
 def integrate_in_chunks(
@@ -399,7 +384,7 @@ def integrate_task(
     progress.update(int(run.chunks_done))
 
     def on_chunk(current: ChunkedRun, _seconds: float) -> None:
-        save_checkpoint(checkpoint, current, checkpoint_meta(config, current))
+        save_checkpoint(checkpoint, current, run_checkpoint_meta(config, current))
         errors = energy_errors(current)[:, -1]
         progress.update(
             int(current.chunks_done),

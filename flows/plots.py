@@ -98,3 +98,103 @@ def runs_comparison_plot(
         ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def field_images_plot(
+    fields: Mapping[str, np.ndarray],
+    L: float,
+    title: str,
+    path: str | Path,
+    director: np.ndarray | None = None,
+) -> Path:
+    """Side-by-side images of (n, n) fields on the periodic box [0, L)², x to the right.
+
+    ``director``: (n, n) angles; drawn as headless line segments over the second panel (the
+    nematic director is a line, not an arrow), on a coarse sub-grid.
+    """
+    names = list(fields)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.4 * len(names), 4.0), squeeze=False)
+    extent = (0.0, L, 0.0, L)
+    for index, (ax, name) in enumerate(zip(axes[0], names, strict=True)):
+        # Arrays are indexed [i (x), j (y)]: transpose so that x runs horizontally.
+        image = ax.imshow(
+            np.asarray(fields[name]).T,
+            origin="lower",
+            extent=extent,
+            cmap="viridis" if index != 2 else "RdBu_r",
+        )
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        if director is not None and index == 1:
+            n = director.shape[0]
+            stride = max(1, n // 16)
+            x = (np.arange(n)[::stride] + 0.5) * L / n
+            angle = director[::stride, ::stride].T
+            ax.quiver(
+                x,
+                x,
+                np.cos(angle),
+                np.sin(angle),
+                headwidth=0,
+                headlength=0,
+                headaxislength=0,
+                pivot="middle",
+                color="w",
+                scale=30,
+                width=0.004,
+            )
+        ax.set_title(name)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    fig.suptitle(title)
+    fig.subplots_adjust(wspace=0.35)
+    return save_figure(fig, path)
+
+
+def time_series_plot(
+    t: np.ndarray,
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    path: str | Path,
+    log_y: bool = False,
+    reference: Mapping[str, np.ndarray] | None = None,
+) -> Path:
+    """One panel per series against t (or one log panel with all of them and dashed
+    ``reference`` curves when ``log_y``, e.g. amplitudes against their predicted growth)."""
+    if log_y:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for name, values in series.items():
+            ax.semilogy(t, values, lw=1.4, label=name)
+        for name, values in (reference or {}).items():
+            ax.semilogy(t, values, lw=1.0, ls="--", color="0.3", label=name)
+        ax.set_xlabel("t")
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title(title, fontsize=9)
+        return save_figure(fig, path)
+    names = list(series)
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(7, 2.2 * len(names)), sharex=True, squeeze=False
+    )
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        ax.plot(t, series[name], lw=1.2)
+        ax.set_ylabel(name.replace("_", " "), fontsize=8)
+        ax.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel("t")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def spectrum_plot(
+    k: np.ndarray, spectra: Mapping[str, np.ndarray], title: str, path: str | Path
+) -> Path:
+    """Shell-summed spectra E(k) against k, log-log (the k = 0 shell is left out)."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for label, values in spectra.items():
+        ax.loglog(k[1:], np.maximum(values[1:], np.finfo(float).tiny), lw=1.4, label=label)
+    ax.set_xlabel("k")
+    ax.set_ylabel("E(k)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return save_figure(fig, path)

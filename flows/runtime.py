@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flows.checkpoint import load_checkpoint, read_checkpoint_meta
 from flows.config import FlowConfig
 from flows.tracking import RunLogger, tracked_run
 
@@ -108,3 +109,31 @@ def execute(
 
 def _run_name(flow_name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", flow_name.lower()) + time.strftime("-%Y%m%d-%H%M%S")
+
+
+def checkpoint_meta(flow_name: str, config: FlowConfig, **progress: Any) -> dict[str, Any]:
+    """What a flow's checkpoint records beside its state: flow, config (less ``resume_from``)
+    and progress counters (chunks done, …), so a resumed run can prove it continues the same
+    computation."""
+    return {
+        "flow": flow_name,
+        "config": config.model_dump(mode="json", exclude={"resume_from"}),
+        **progress,
+    }
+
+
+def resume_checkpoint(flow_name: str, config: FlowConfig, template: Any) -> tuple[Any, dict]:
+    """Load ``config.resume_from`` into ``template``'s structure, refusing (RunFailed) a
+    checkpoint written by another flow or another configuration; returns (state, meta)."""
+    path = config.resume_from
+    meta = read_checkpoint_meta(path)
+    expected = config.model_dump(mode="json", exclude={"resume_from"})
+    if meta.get("flow") != flow_name or meta.get("config") != expected:
+        saved = meta.get("config", {})
+        differing = sorted(key for key in expected if saved.get(key) != expected[key])
+        raise RunFailed(
+            f"resume_from: checkpoint {path!r} belongs to a different configuration "
+            f"(differs in: {', '.join(differing) or 'flow'})"
+        )
+    state, _ = load_checkpoint(path, template)
+    return state, meta

@@ -7,13 +7,13 @@ from flows.checkpoint import save_checkpoint
 from flows.config import build_config
 from flows.nbody import (
     NBodyConfig,
-    checkpoint_meta,
     failure_message,
     final_state_record,
     initial_system,
     integrate_in_chunks,
     output_times,
     resume_run,
+    run_checkpoint_meta,
     run_metrics,
     start_run,
 )
@@ -44,7 +44,7 @@ def figure_eight_run(tmp_path_factory):
 
     def keep_second(run, _seconds):
         if int(run.chunks_done) == 2:
-            save_checkpoint(path, run, checkpoint_meta(config, run))
+            save_checkpoint(path, run, run_checkpoint_meta(config, run))
 
     run, seconds = integrate_in_chunks(config, masses, start_run(masses, state), keep_second)
     return config, masses, run, seconds, path
