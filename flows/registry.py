@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import Flow
 
-from flows import nbody
+from flows import active_fluid, nbody, rl_eval, rl_train
 from flows.config import ConfigError, FlowConfig
 
 
@@ -23,6 +23,30 @@ FLOWS: dict[str, FlowSpec] = {
     spec.name: spec
     for spec in [
         FlowSpec(nbody.FLOW_NAME, nbody.DESCRIPTION, nbody.NBodyConfig, nbody.nbody_flow),
+        FlowSpec(
+            rl_train.FLOW_NAME, rl_train.DESCRIPTION, rl_train.RLTrainConfig, rl_train.rl_train_flow
+        ),
+        FlowSpec(
+            rl_eval.FLOW_NAME, rl_eval.DESCRIPTION, rl_eval.RLEvalConfig, rl_eval.rl_eval_flow
+        ),
+        FlowSpec(
+            active_fluid.KINETIC_FLOW,
+            active_fluid.KINETIC_DESCRIPTION,
+            active_fluid.KineticConfig,
+            active_fluid.active_fluid_kinetic_flow,
+        ),
+        FlowSpec(
+            active_fluid.MOMENT_FLOW,
+            active_fluid.MOMENT_DESCRIPTION,
+            active_fluid.MomentConfig,
+            active_fluid.active_fluid_moment_flow,
+        ),
+        FlowSpec(
+            active_fluid.STABILITY_FLOW,
+            active_fluid.STABILITY_DESCRIPTION,
+            active_fluid.StabilityConfig,
+            active_fluid.active_fluid_stability_flow,
+        ),
     ]
 }
 

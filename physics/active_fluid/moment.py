@@ -1,0 +1,230 @@
+"""The moment (coarse-grained) model of the 2D active fluid, exact given the fourth moment S.
+
+    ∂t c = −∇·(u c) + d_T Δc
+    ∂t D = −∇·(u D) + d_T ΔD + (∇u)·D + D·(∇u)ᵀ + 4ζ D·D − 2 S:T − 4 d_R (D − c I/2),
+
+T = E + 2ζD, E = (∇u + ∇uᵀ)/2, (∇u)_ij = ∂u_i/∂x_j, u the self-consistent Stokes flow
+(:mod:`physics.active_fluid.stokes`). Advection is written in conservative form (equal to
+u·∇ for ∇·u = 0, and conserving the mean of c exactly). S enters only through S:D and S:E,
+which a closure supplies: ``closure(closure_params, c, D, E) -> (S:D, S:E)``, a static argument.
+
+Discretisation: the grid and SBDF2 stepper of the kinetic solver; implicit d_T Δ on c and D and
+−4 d_R (D − cI/2) (the θ-mode-2 image of the kinetic solver's implicit d_R ∂θθ), everything
+else explicit and dealiased by the 2/3 rule. With the exact S of a kinetic Ψ, one step of this
+model reproduces the θ-moments of one kinetic step.
+
+A state is a :class:`~physics.spectral.SBDF2State` whose ``fields`` is :class:`MomentFields`.
+"""
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from physics.active_fluid.moments import Snapshot
+from physics.active_fluid.params import ActiveFluidParams
+from physics.active_fluid.stokes import Closure, Flow, solve_flow
+from physics.spectral import (
+    IMEXEquation,
+    RolloutStatus,
+    SBDF2State,
+    divergence,
+    irfft2,
+    make_grid,
+    rfft2,
+    sbdf2_init,
+    sbdf2_step,
+)
+from physics.spectral import guarded_trajectory as _guarded_trajectory
+from physics.spectral import repeated as _repeated
+from physics.spectral import trajectory as _trajectory
+
+BLOWUP_THRESHOLD = 1e3
+"""Default probe threshold on |c| + |D| (Frobenius), ~700 times the isotropic value."""
+
+_STATIC = ("closure",)
+
+
+class MomentFields(NamedTuple):
+    """Spectra of the moment model's unknowns: c_hat (n, n//2 + 1), D_hat (2, 2, n, n//2 + 1)."""
+
+    c_hat: Array
+    D_hat: Array
+
+
+def to_spectral(c: Array, D: Array) -> MomentFields:
+    """Spectra of real fields c (n, n) and D (n, n, 2, 2)."""
+    return MomentFields(rfft2(jnp.asarray(c, dtype=float)), rfft2(jnp.asarray(D, dtype=float)))
+
+
+def to_real(fields: MomentFields) -> tuple[Array, Array]:
+    """Real (c (n, n), D (n, n, 2, 2)) of the spectra."""
+    return irfft2(fields.c_hat), irfft2(fields.D_hat)
+
+
+def flow(
+    fields: MomentFields, params: ActiveFluidParams, closure: Closure, closure_params: Any = ()
+) -> Flow:
+    """The self-consistent Stokes flow of the moment fields with the closure's S:D, S:E."""
+    c, D = to_real(fields)
+    return solve_flow(params, c, D, closure, closure_params)
+
+
+def _explicit_terms(
+    params: ActiveFluidParams, closure: Closure, closure_params: Any, fields: MomentFields
+) -> MomentFields:
+    """Dealiased spectra of the advective and reactive terms (all but d_T Δ and the d_R term)."""
+    grid = make_grid(fields.c_hat.shape[-2], params.L)
+    c, D = to_real(fields)
+    f = solve_flow(params, c, D, closure, closure_params)
+    G = f.grad_u
+    S_T = f.S_E + 2 * params.zeta * f.S_D
+    mm = lambda a, b: jnp.einsum("...ik,...kj->...ij", a, b)  # noqa: E731
+    reaction = mm(G, D) + mm(D, jnp.swapaxes(G, -1, -2)) + 4 * params.zeta * mm(D, D) - 2 * S_T
+    flux_c = f.u * c[..., None]
+    flux_D = D[..., None] * f.u[:, :, None, None, :]
+    c_t = -divergence(grid, rfft2(flux_c))
+    D_t = rfft2(reaction) - divergence(grid, rfft2(flux_D))
+    return MomentFields(c_t * grid.dealias, D_t * grid.dealias)
+
+
+def _implicit_parts(params: ActiveFluidParams, fields: MomentFields) -> tuple[Array, Array]:
+    grid = make_grid(fields.c_hat.shape[-2], params.L)
+    return params.d_t * grid.k2, 4 * params.d_r * jnp.ones_like(grid.k2)
+
+
+_IDENTITY = np.eye(2)[:, :, None, None]
+
+
+def _implicit_terms(params: ActiveFluidParams, fields: MomentFields) -> MomentFields:
+    diffusion, rotation = _implicit_parts(params, fields)
+    c_hat, D_hat = fields
+    return MomentFields(
+        -diffusion * c_hat,
+        -diffusion * D_hat - rotation * (D_hat - _IDENTITY * c_hat / 2),
+    )
+
+
+def _implicit_solve(params: ActiveFluidParams, y: MomentFields, gamma: Array) -> MomentFields:
+    """Solve x − γ L x = y; block-triangular: c first, then D given c."""
+    diffusion, rotation = _implicit_parts(params, y)
+    c_hat = y.c_hat / (1 + gamma * diffusion)
+    D_hat = (y.D_hat + gamma * rotation * _IDENTITY * c_hat / 2) / (
+        1 + gamma * (diffusion + rotation)
+    )
+    return MomentFields(c_hat, D_hat)
+
+
+def equation(params: ActiveFluidParams, closure: Closure, closure_params: Any = ()) -> IMEXEquation:
+    """The moment equations on :class:`MomentFields` with the given closure."""
+    return IMEXEquation(
+        explicit_terms=functools.partial(_explicit_terms, params, closure, closure_params),
+        implicit_terms=functools.partial(_implicit_terms, params),
+        implicit_solve=functools.partial(_implicit_solve, params),
+    )
+
+
+def init_state(c: Array, D: Array, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
+    """Solver state of real fields c (n, n), D (n, n, 2, 2) at time t, stepping by dt."""
+    return sbdf2_init(to_spectral(c, D), dt, t)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def step(
+    state: SBDF2State, params: ActiveFluidParams, closure: Closure, closure_params: Any = ()
+) -> SBDF2State:
+    """Advance by state.dt (IMEX Euler on the first step, then SBDF2); closure is static.
+
+    Differentiable (reverse mode) in state, params and closure_params.
+    """
+    return sbdf2_step(equation(params, closure, closure_params), state)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def advance(
+    state: SBDF2State,
+    params: ActiveFluidParams,
+    num_steps: Array | int,
+    closure: Closure,
+    closure_params: Any = (),
+) -> SBDF2State:
+    """The state after num_steps steps (traced count: a while loop, forward use only)."""
+    return _repeated(lambda s: step(s, params, closure, closure_params), num_steps)(state)
+
+
+def snapshot(
+    state: SBDF2State, params: ActiveFluidParams, closure: Closure, closure_params: Any = ()
+) -> Snapshot:
+    """Real-space t, c, D, u of a state."""
+    c, D = to_real(state.fields)
+    return Snapshot(state.t, c, D, solve_flow(params, c, D, closure, closure_params).u)
+
+
+def spectral_fields(
+    state: SBDF2State, params: ActiveFluidParams, closure: Closure, closure_params: Any = ()
+) -> tuple[Array, MomentFields]:
+    """(t, fields) of a state: an observer for analyses in Fourier space."""
+    del params, closure, closure_params
+    return state.t, state.fields
+
+
+@functools.partial(
+    jax.jit, static_argnames=("num_outputs", "steps_per_output", "closure", "observe")
+)
+def trajectory(
+    state: SBDF2State,
+    params: ActiveFluidParams,
+    num_outputs: int,
+    steps_per_output: int,
+    closure: Closure,
+    closure_params: Any = (),
+    observe=snapshot,
+):
+    """(final state, observations): observe(state, params, closure, closure_params) after
+    every steps_per_output steps, stacked along a new leading axis of length num_outputs.
+
+    All loops are scans, so gradients flow through the rollout (to params, closure_params and
+    the initial state).
+    """
+    run = _trajectory(
+        lambda s: step(s, params, closure, closure_params),
+        num_outputs,
+        steps_per_output,
+        lambda s: observe(s, params, closure, closure_params),
+    )
+    return run(state)
+
+
+def probe(state: SBDF2State) -> Array:
+    """(n, n) health field |c| + |D| (Frobenius norm)."""
+    c, D = to_real(state.fields)
+    return jnp.abs(c) + jnp.sqrt(jnp.sum(D**2, axis=(-2, -1)))
+
+
+@functools.partial(
+    jax.jit, static_argnames=("num_outputs", "steps_per_output", "closure", "observe")
+)
+def guarded_trajectory(
+    state: SBDF2State,
+    params: ActiveFluidParams,
+    num_outputs: int,
+    steps_per_output: int,
+    closure: Closure,
+    closure_params: Any = (),
+    observe=snapshot,
+    threshold: Array | float = BLOWUP_THRESHOLD,
+) -> tuple[SBDF2State, object, RolloutStatus]:
+    """:func:`trajectory` that stops at the first state whose :func:`probe` is non-finite or
+    exceeds threshold; returns (last good state, observations, RolloutStatus)."""
+    run = _guarded_trajectory(
+        lambda s: step(s, params, closure, closure_params),
+        probe,
+        num_outputs,
+        steps_per_output,
+        threshold,
+        lambda s: observe(s, params, closure, closure_params),
+    )
+    return run(state)

@@ -1,0 +1,95 @@
+"""Orientation moments of Ψ(x, θ) from its θ-harmonics, and the exact closure they define.
+
+With p = (cos θ, sin θ) and m_n = ∫Ψ e^{inθ} dθ: c = m₀, D = ∫pp Ψ dθ has D11 = (c + Re m₂)/2,
+D12 = Im m₂/2, D22 = (c − Re m₂)/2, and the fully symmetric S = ∫pppp Ψ dθ has
+S1111 = (3c + 4 Re m₂ + Re m₄)/8, S1112 = (2 Im m₂ + Im m₄)/8, the rest from the trace
+identities S_ijkk = D_ij (S1122 = D11 − S1111, S1222 = D12 − S1112, S2222 = D22 − S1122).
+
+A closure has the signature ``closure(params, c, D, E) -> (S:D, S:E)`` with c (...),
+D, E (..., 2, 2); :func:`exact_closure` is the one whose params are a known S field.
+"""
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+
+class Snapshot(NamedTuple):
+    """Real-space observables of a kinetic or moment state: t (), c (n, n), D (n, n, 2, 2),
+    u (n, n, 2)."""
+
+    t: Array
+    c: Array
+    D: Array
+    u: Array
+
+
+# By full symmetry S_ijkl depends only on how many of i, j, k, l equal 2:
+# (S1111, S1112, S1122, S1222, S2222)[COUNT].
+_COMPONENT = np.indices((2, 2, 2, 2)).sum(axis=0)
+
+
+def second_moment_from_harmonics(c: Array, m2: Array) -> Array:
+    """D (..., 2, 2) of a distribution with harmonics c (...) real and m₂ (...) complex."""
+    d11, d12, d22 = (c + jnp.real(m2)) / 2, jnp.imag(m2) / 2, (c - jnp.real(m2)) / 2
+    return jnp.stack([jnp.stack([d11, d12], -1), jnp.stack([d12, d22], -1)], -2)
+
+
+def fourth_moment_from_harmonics(c: Array, m2: Array, m4: Array) -> Array:
+    """S (..., 2, 2, 2, 2) of a distribution with harmonics c (...) and m₂, m₄ (...) complex.
+
+    Satisfies S_ijkk = D_ij with D from :func:`second_moment_from_harmonics` for any m₄;
+    m₄ = 0 gives the isotropic S = (c/8)(δδ + δδ + δδ) when m₂ = 0.
+    """
+    re2, im2, re4, im4 = jnp.real(m2), jnp.imag(m2), jnp.real(m4), jnp.imag(m4)
+    d11, d12, d22 = (c + re2) / 2, im2 / 2, (c - re2) / 2
+    s1111 = (3 * c + 4 * re2 + re4) / 8
+    s1112 = (2 * im2 + im4) / 8
+    s1122 = d11 - s1111
+    s1222 = d12 - s1112
+    s2222 = d22 - s1122
+    return jnp.stack([s1111, s1112, s1122, s1222, s2222], axis=-1)[..., _COMPONENT]
+
+
+def second_harmonic(D: Array) -> tuple[Array, Array]:
+    """(c, m₂) = (tr D, D11 − D22 + 2i D12) of D (..., 2, 2)."""
+    return D[..., 0, 0] + D[..., 1, 1], (D[..., 0, 0] - D[..., 1, 1]) + 2j * D[..., 0, 1]
+
+
+def contract(S: Array, T: Array) -> Array:
+    """(S:T)_ij = S_ijkl T_kl. S: (..., 2, 2, 2, 2); T: (..., 2, 2). Returns (..., 2, 2)."""
+    return jnp.einsum("...ijkl,...kl->...ij", S, T)
+
+
+def exact_closure(S: Array, c: Array, D: Array, E: Array) -> tuple[Array, Array]:
+    """(S:D, S:E) of a known fourth moment S (..., 2, 2, 2, 2), passed as the closure params.
+
+    The shared closure signature with params = S; c is unused. Passing S as params (not
+    capturing it) lets one compiled solver take a new S every call.
+    """
+    del c
+    return contract(S, D), contract(S, E)
+
+
+def harmonics(psi: Array, orders: tuple[int, ...] = (0, 2, 4)) -> tuple[Array, ...]:
+    """m_n = ∫Ψ e^{inθ} dθ of Ψ sampled at θ_j = 2πj/n_θ (the last axis), for n in orders.
+
+    psi: (..., n_theta). Returns one complex (...) array per order (exact for Ψ band-limited
+    below n_theta/2).
+    """
+    n_theta = psi.shape[-1]
+    # rfft computes Σ_j Ψ_j e^{−inθ_j}; Ψ is real, so m_n is its conjugate.
+    spectrum = jnp.conj(jnp.fft.rfft(psi, axis=-1)) * (2 * jnp.pi / n_theta)
+    return tuple(spectrum[..., n] for n in orders)
+
+
+def moments_of_psi(psi: Array) -> tuple[Array, Array, Array]:
+    """(c, D, S) of a real-space distribution Ψ (..., n_theta) on θ_j = 2πj/n_θ.
+
+    Returns c (...), D (..., 2, 2), S (..., 2, 2, 2, 2); units of Ψ times radians.
+    """
+    m0, m2, m4 = harmonics(psi)
+    c = jnp.real(m0)
+    return c, second_moment_from_harmonics(c, m2), fourth_moment_from_harmonics(c, m2, m4)
