@@ -520,11 +520,31 @@ def simulation_artifacts_task(
         np.asarray(run.series["t"]), series, f"{flow_name}: {label}", output_dir / "diagnostics.png"
     )
     k, spectrum = diagnostics.velocity_spectrum(u, config.L)
+    t_late, late = late_velocity_spectrum(run, config.L)
     artifacts["spectrum"] = spectrum_plot(
-        np.asarray(k), {f"t = {t:.3g}": np.asarray(spectrum)}, f"{flow_name}: velocity spectrum",
-        output_dir / "spectrum.png",
+        np.asarray(k),
+        {f"t = {t:.3g}": np.asarray(spectrum), f"mean over t ∈ [{t_late:.3g}, {t:.3g}]": late},
+        f"{flow_name}: velocity spectrum", output_dir / "spectrum.png",
     )  # fmt: skip
+    spectra = output_dir / "velocity_spectrum.json"
+    spectra.write_text(json.dumps({"k": np.asarray(k).tolist(), "late_mean": late.tolist(),
+                                   "t_from": t_late, "t_to": t}))  # fmt: skip
+    artifacts["velocity_spectrum"] = spectra
     return artifacts
+
+
+def late_velocity_spectrum(run: SimulationRun, L: float) -> tuple[float, np.ndarray]:
+    """(t_from, E(k)): the shell spectrum averaged over the second half of the snapshots,
+    the statistically steady part of a long run (a single snapshot is noisy)."""
+    times = np.asarray(run.series["t"])
+    t_from = float(times[len(times) // 2])
+    spectra = []
+    for file in run.chunk_files:
+        chunk = np.load(file)
+        for t, u in zip(chunk["t"], chunk["u"], strict=True):
+            if t >= t_from:
+                spectra.append(np.asarray(diagnostics.velocity_spectrum(u, L)[1]))
+    return t_from, np.mean(spectra, axis=0)
 
 
 def log_simulation_series(logger: RunLogger, run: SimulationRun) -> None:

@@ -17,6 +17,7 @@ from flows.active_fluid import (
     moment_simulator,
     resume_simulation,
     simulate_in_chunks,
+    simulation_artifacts_task,
     start_simulation,
 )
 from flows.checkpoint import save_checkpoint
@@ -144,3 +145,12 @@ def test_kinetic_simulator_matches_the_flow_contract(tmp_path):
     # The kinetic S:D, S:E are exact: at t > 0 they differ from the isotropic values.
     assert set(sample.files) == {"t", "c", "D", "E", "u", "S_D", "S_E"}
     assert np.max(np.abs(sample["u"])) > 0
+
+    artifacts = simulation_artifacts_task.fn(KINETIC_FLOW, config, run, tmp_path, "run-id")
+    assert {"dataset", "fields", "diagnostics", "spectrum", "velocity_spectrum"} <= set(artifacts)
+    dataset = np.load(artifacts["dataset"])
+    assert dataset["t"].shape == (4,) and dataset["S_D"].shape == (4, 8, 8, 2, 2)
+    provenance = json.loads(str(dataset["provenance"]))
+    assert provenance["mlflow_run_id"] == "run-id" and provenance["config"]["n"] == 8
+    spectrum = json.loads(artifacts["velocity_spectrum"].read_text())
+    assert spectrum["t_from"] == pytest.approx(0.3) and len(spectrum["late_mean"]) == 5
