@@ -16,21 +16,19 @@ Usage: python benchmarks/nbody.py [--n-systems 1000] [--t-end 10] [--eta 0.012] 
 import argparse
 import datetime
 import functools
-import re
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import rebound
+from results import RESULTS, record_section
 
 import physics.nbody as nb
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## nbody: batched JAX Hermite vs REBOUND IAS15"
 DEFAULT_ETA = 0.012
 PILOT_ETA_FACTOR = 8.0
@@ -191,17 +189,6 @@ def where_time_goes(vmapped: Run, n_systems: int) -> str:
     )
 
 
-def record(section: str) -> None:
-    """Replace (or append) this benchmark's section in RESULTS.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-systems", type=int, default=1000)
@@ -241,7 +228,7 @@ def main() -> None:
     print(table)
     print(where_time_goes(runs[0], n_systems))
     if not args.quick:
-        record(section)
+        record_section(SECTION, section)
         log(f"recorded in {RESULTS}")
 
 

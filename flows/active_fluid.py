@@ -28,7 +28,7 @@ from pydantic import Field, field_validator, model_validator
 
 from closures.kinetic import CLOSURES
 from flows.checkpoint import save_checkpoint
-from flows.config import FlowConfig, validate_config
+from flows.config import ExistingFile, FlowConfig, validate_config
 from flows.plots import field_images_plot, spectrum_plot, time_series_plot
 from flows.progress import Progress
 from flows.runtime import FlowOutcome, RunFailed, checkpoint_meta, execute, resume_checkpoint
@@ -136,14 +136,7 @@ class SimulationConfig(ActiveFluidConfig):
     n_outputs: int = Field(80, ge=1, description="snapshots, equally spaced in time")
     n_chunks: int = Field(8, ge=1, description="jitted rollouts, each followed by a checkpoint")
     blowup_threshold: float = Field(1e3, gt=1, description="probe value counted as a blow-up")
-    resume_from: str | None = Field(None, description="checkpoint file of an interrupted run")
-
-    @field_validator("resume_from")
-    @classmethod
-    def _checkpoint_exists(cls, path: str | None) -> str | None:
-        if path is not None and not Path(path).is_file():
-            raise ValueError("checkpoint file does not exist")
-        return path
+    resume_from: ExistingFile = Field(None, description="checkpoint file of an interrupted run")
 
     @model_validator(mode="after")
     def _chunks_divide_outputs(self) -> SimulationConfig:

@@ -10,14 +10,24 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 
 class ConfigError(ValueError):
     """An invalid configuration or usage; the message names the key and what is allowed."""
+
+
+def _existing_file(path: str | None) -> str | None:
+    if path is not None and not Path(path).is_file():
+        raise ValueError("file does not exist")
+    return path
+
+
+ExistingFile = Annotated[str | None, AfterValidator(_existing_file)]
+"""A config value naming a file that must exist (e.g. ``resume_from``), or None."""
 
 
 class FlowConfig(BaseModel):

@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 import physics.nbody as nbody
 from flows.checkpoint import save_checkpoint
-from flows.config import FlowConfig, validate_config
+from flows.config import ExistingFile, FlowConfig, validate_config
 from flows.plots import energy_error_plot, orbit_plot
 from flows.progress import Progress
 from flows.runtime import FlowOutcome, RunFailed, checkpoint_meta, execute, resume_checkpoint
@@ -64,7 +64,7 @@ class NBodyConfig(FlowConfig):
     max_steps: int = Field(20_000_000, ge=1, description="step limit per system")
     n_outputs: int = Field(2000, ge=1, description="samples of the trajectory (plots, series)")
     n_chunks: int = Field(10, ge=1, description="jitted calls, each followed by a checkpoint")
-    resume_from: str | None = Field(None, description="checkpoint file of an interrupted run")
+    resume_from: ExistingFile = Field(None, description="checkpoint file of an interrupted run")
 
     quick_overrides = {"t_end": 10.0, "n_outputs": 500, "n_chunks": 4}
 
@@ -88,13 +88,6 @@ class NBodyConfig(FlowConfig):
             if not all(math.isfinite(x) for row in rows for x in row):
                 raise ValueError("must be finite")
         return rows
-
-    @field_validator("resume_from")
-    @classmethod
-    def _checkpoint_exists(cls, path: str | None) -> str | None:
-        if path is not None and not Path(path).is_file():
-            raise ValueError("checkpoint file does not exist")
-        return path
 
     @model_validator(mode="after")
     def _consistent_system(self) -> NBodyConfig:

@@ -44,6 +44,8 @@ TINY = {"n": 8, "n_theta": 8, "t_end": 0.4, "dt": 0.01, "n_outputs": 4, "n_chunk
         ("active-fluid-stability", "mode=[6, 0]", "mode: wave indices must stay below n/3"),
         ("active-fluid-stability", "model=fno", "model: Input should be 'kinetic' or 'moment'"),
         ("active-fluid-kinetic", "viscosity=1", "viscosity: unknown key"),
+        ("active-fluid-kinetic", "resume_from=/no/such.msgpack", "resume_from: file does not"),
+        ("nbody", "resume_from=/no/such.msgpack", "resume_from: file does not exist"),
     ],
 )
 def test_bad_configs_exit_2_naming_the_key(flow, assignment, expected, capsys):
