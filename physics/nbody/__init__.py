@@ -1,5 +1,6 @@
 """Gravitational N-body physics in pure JAX (float64, G = 1): forces, invariants, integrators
-(adaptive Hermite, leapfrog, Yoshida) and initial conditions, all jit/vmap-able."""
+(adaptive Hermite, leapfrog, Yoshida, variable-step Yoshida) and initial conditions, all
+jit/vmap-able."""
 
 from physics.nbody.forces import accelerations, accelerations_and_jerks, closest_pair
 from physics.nbody.initial_conditions import (
@@ -12,7 +13,13 @@ from physics.nbody.initial_conditions import (
     random_triple,
     random_triples,
 )
-from physics.nbody.integrate import CRITERIA, INTEGRATORS, integrate, trajectory
+from physics.nbody.integrate import (
+    ADAPTIVE_INTEGRATORS,
+    CRITERIA,
+    INTEGRATORS,
+    integrate,
+    trajectory,
+)
 from physics.nbody.invariants import (
     angular_momentum,
     centre_of_mass_frame,
@@ -32,6 +39,7 @@ from physics.nbody.state import (
 from physics.nbody.timestep import aarseth_timestep, shared_timestep
 
 __all__ = [
+    "ADAPTIVE_INTEGRATORS",
     "CRITERIA",
     "FIGURE_EIGHT_PERIOD",
     "INTEGRATORS",

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array, lax
 
+from physics.nbody.adaptive import yoshida4_adaptive
 from physics.nbody.hermite import hermite4
 from physics.nbody.invariants import total_energy
 from physics.nbody.state import IntegrationStats, NBodyState
@@ -25,7 +26,9 @@ from physics.nbody.symplectic import (
     yoshida4_step,
 )
 
-INTEGRATORS = ("hermite4", "leapfrog", "yoshida4")
+INTEGRATORS = ("hermite4", "leapfrog", "yoshida4", "yoshida4_adaptive")
+ADAPTIVE_INTEGRATORS = ("hermite4", "yoshida4_adaptive")
+"""Integrators whose step follows ``eta``: the ones a time-step controller can drive."""
 CRITERIA = ("rv", "aarseth")
 
 _STATIC = ("integrator", "criterion", "max_steps")
@@ -43,6 +46,8 @@ def make_integrator(
         return hermite4(criterion, eta, dt_min, max_steps)
     if integrator == "leapfrog":
         return fixed_step_integrator(leapfrog_step, 1, dt, max_steps)
+    if integrator == "yoshida4_adaptive":
+        return yoshida4_adaptive(eta, dt_min, max_steps)
     return fixed_step_integrator(yoshida4_step, len(YOSHIDA4_WEIGHTS), dt, max_steps)
 
 
@@ -71,8 +76,10 @@ def integrate(
     masses: (N,). state: positions, velocities (N, d), d = 2 or 3; t (). t_end: () > state.t.
     integrator: "hermite4" (adaptive shared step from ``criterion`` "rv" or "aarseth" with
     accuracy parameter ``eta``; "aarseth" takes its first step from "rv", before a step has
-    supplied the snap and crackle), "leapfrog" or "yoshida4" (fixed step no longer than ``dt``).
-    dt_min: Hermite stops with STATUS_STEP_FLOOR when the unclipped step falls below it.
+    supplied the snap and crackle), "leapfrog" or "yoshida4" (fixed step no longer than ``dt``),
+    or "yoshida4_adaptive" (variable step from the "rv" criterion with ``eta``).
+    dt_min: the adaptive schemes stop with STATUS_STEP_FLOOR when the unclipped step falls
+    below it.
     max_steps: bound on the number of steps (STATUS_MAX_STEPS).
     Returns the final state (the last good one on failure, with its t) and the stats.
     """

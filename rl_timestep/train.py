@@ -1,0 +1,264 @@
+"""Training a time-step controller: configuration, the loop in jitted chunks, model selection.
+
+``train(config)`` is the library function the ``rl-timestep-train`` flow calls. Training runs in
+``n_chunks`` calls of one compiled function (each ``iterations / n_chunks`` iterations of
+:mod:`rl_timestep.dqn`); after each chunk the greedy policy is rolled out on a fixed validation
+set. Every fixed η of the action set is rolled out on the same set once, before training, and the
+parameters kept are those whose median final |ΔE/E₀| lies furthest below that fixed-η front at
+their median force evaluations (the ratio to the front interpolated in log-log, the quantity the
+evaluation reports). Training systems are
+random_triple(seed) with seeds drawn by ``jax.random`` in [TRAIN_SEED_LOW, 2³¹ − 1) and the
+validation seeds lie in that range too, so seeds below TRAIN_SEED_LOW (evaluation's default
+0 … 99) are never seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import physics.nbody as nbody
+from rl_timestep.dqn import DQNSettings, init_learner, make_iteration, make_train_chunk
+from rl_timestep.env import (
+    PUBLISHED_ETAS,
+    PUBLISHED_INTERVAL,
+    SEED_HIGH,
+    TRAIN_SEED_LOW,
+    EnvParams,
+    TimestepEnv,
+    env_params,
+)
+from rl_timestep.evaluate import front_error_at, rollout
+from rl_timestep.network import QNetwork
+from rl_timestep.policy import make_act
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (units G = M☉ = au = 1)."""
+
+    seed: int = 0
+    integrator: str = "hermite4"
+    observation: str = "invariant"
+    # Loop and agent.
+    n_envs: int = 32
+    iterations: int = 8_000
+    n_chunks: int = 20
+    hidden: tuple[int, ...] = (64, 64)
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    max_grad_norm: float = 10.0
+    batch_size: int = 128
+    gamma: float = 0.99
+    tau: float = 0.005
+    buffer_size: int = 100_000
+    updates_per_iteration: int = 4
+    learning_starts: int = 1_000
+    eps_start: float = 1.0
+    eps_end: float = 0.01
+    eps_decay_fraction: float = 0.3
+    uniform_exploration: float = 0.1
+    double_dqn: bool = True
+    env_chunk: int = 1
+    # Environment and reward.
+    etas: tuple[float, ...] = PUBLISHED_ETAS
+    interval: float = PUBLISHED_INTERVAL
+    episode_steps: int = 100
+    max_energy_error: float = 0.1
+    energy_target: float = 1e-10
+    error_weight: float = 1.0
+    cost_weight: float = 1.0
+    cost_scale: float = 1750.0
+    failure_penalty: float = 10.0
+    switch_penalty: float = 0.2
+    max_steps_per_interval: int = 20_000
+    safeguard: bool = False
+    safeguard_factor: float = 10.0
+    safeguard_threshold: float = 2.0
+    safeguard_retries: int = 2
+    dt_min: float = 1e-11
+    # Model selection.
+    validation_systems: int = 64
+    validation_seed: int = 1_000_000_000
+
+    @property
+    def iterations_per_chunk(self) -> int:
+        return math.ceil(self.iterations / self.n_chunks)
+
+    def make_env(self) -> TimestepEnv:
+        return TimestepEnv(self.integrator, self.observation, self.max_steps_per_interval)
+
+    def make_env_params(self, t_end: float | None = None) -> EnvParams:
+        """Environment parameters; t_end defaults to the training episode's end."""
+        return env_params(
+            etas=self.etas,
+            interval=self.interval,
+            t_end=self.episode_steps * self.interval if t_end is None else t_end,
+            max_energy_error=self.max_energy_error,
+            energy_target=self.energy_target,
+            error_weight=self.error_weight,
+            cost_weight=self.cost_weight,
+            cost_scale=self.cost_scale,
+            failure_penalty=self.failure_penalty,
+            switch_penalty=self.switch_penalty,
+            safeguard=self.safeguard,
+            safeguard_factor=self.safeguard_factor,
+            safeguard_threshold=self.safeguard_threshold,
+            safeguard_retries=self.safeguard_retries,
+            dt_min=self.dt_min,
+            seed_low=TRAIN_SEED_LOW,
+            seed_high=SEED_HIGH,
+        )
+
+    def dqn_settings(self) -> DQNSettings:
+        total = self.iterations_per_chunk * self.n_chunks
+        return DQNSettings(
+            batch_size=self.batch_size,
+            gamma=self.gamma,
+            tau=self.tau,
+            updates_per_iteration=self.updates_per_iteration,
+            learning_starts=self.learning_starts,
+            eps_start=self.eps_start,
+            eps_end=self.eps_end,
+            eps_decay_iterations=max(1, round(self.eps_decay_fraction * total)),
+            uniform_exploration=self.uniform_exploration,
+            double_dqn=self.double_dqn,
+            env_chunk=self.env_chunk,
+        )
+
+    def network(self) -> QNetwork:
+        return QNetwork(tuple(self.hidden), len(self.etas))
+
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.chain(
+            optax.clip_by_global_norm(self.max_grad_norm),
+            optax.adamw(self.learning_rate, weight_decay=self.weight_decay),
+        )
+
+    def validation_seeds(self) -> np.ndarray:
+        return self.validation_seed + np.arange(self.validation_systems)
+
+    def as_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+class TrainResult(NamedTuple):
+    """The selected parameters and how training went."""
+
+    params: Any  # Q-network parameters with the lowest validation front ratio
+    final_params: Any  # parameters after the last chunk
+    history: list[dict[str, float]]  # one record per chunk (learning curves)
+    best_chunk: int
+    validation_front: list[dict[str, float]]  # fixed-η medians on the validation systems
+    train_seconds: float  # wall time of the chunks and validations, compilation excluded
+    compile_seconds: float
+
+
+def chunk_record(
+    stats,
+    validation,
+    front: list[dict[str, float]],
+    chunk: int,
+    config: TrainConfig,
+    seconds: float,
+) -> dict:
+    """Learning-curve values of one chunk: training episodes and the greedy validation."""
+    stats = jax.tree.map(np.asarray, stats)
+    episodes = max(int(stats.episodes.sum()), 1)
+    counts = stats.action_counts.sum(axis=0)
+    record = {
+        "chunk": chunk,
+        "iteration": (chunk + 1) * config.iterations_per_chunk,
+        "env_steps": (chunk + 1) * config.iterations_per_chunk * config.n_envs,
+        "epsilon": float(stats.epsilon[-1]),
+        "loss": float(stats.loss.mean()),
+        "reward": float(stats.reward.mean()),
+        "episodes": float(stats.episodes.sum()),
+        "episode_return": float(stats.return_sum.sum() / episodes),
+        "episode_log_energy_error": float(stats.log_error_sum.sum() / episodes),
+        "episode_force_evals": float(stats.force_evals_sum.sum() / episodes),
+        "failure_rate": float(stats.failures.sum() / episodes),
+        "force_evals_per_step": float(stats.force_evals.mean()),
+        "mean_action": float(np.dot(counts, np.arange(counts.size)) / max(counts.sum(), 1)),
+        "val_return": float(np.mean(validation.returns)),
+        "val_energy_error_median": float(np.median(validation.energy_error)),
+        "val_force_evals_median": float(np.median(validation.force_evals)),
+        "val_failed": float(np.sum(np.asarray(validation.status) != nbody.STATUS_OK)),
+        "seconds": seconds,
+    }
+    at_front = front_error_at(
+        np.array([row["force_evals_median"] for row in front]),
+        np.array([row["energy_error_median"] for row in front]),
+        record["val_force_evals_median"],
+    )
+    record["val_front_ratio"] = record["val_energy_error_median"] / at_front
+    return record
+
+
+def train(
+    config: TrainConfig, on_chunk: Callable[[dict[str, float]], None] = lambda record: None
+) -> TrainResult:
+    """Train a DQN controller; ``on_chunk(record)`` is called after every chunk."""
+    env, params, network = config.make_env(), config.make_env_params(), config.network()
+    optimizer = config.optimizer()
+    learner = init_learner(
+        env,
+        params,
+        network,
+        optimizer,
+        jax.random.PRNGKey(config.seed),
+        config.n_envs,
+        config.buffer_size,
+    )
+    iteration = make_iteration(env, params, network, optimizer, config.dqn_settings())
+    act = make_act(tuple(config.hidden), len(config.etas))
+    masses, systems = nbody.random_triples(jnp.asarray(config.validation_seeds()))
+    no_fixed = jnp.asarray(-1, jnp.int32)
+
+    start = time.perf_counter()
+    chunk = make_train_chunk(iteration, config.iterations_per_chunk).lower(learner).compile()
+    validate = rollout.lower(
+        env, act, config.episode_steps, (learner.q_params, no_fixed), params, masses, systems
+    ).compile()
+    compile_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    front = []
+    for action, eta in enumerate(config.etas):
+        fixed_action = (learner.q_params, jnp.asarray(action, jnp.int32))
+        fixed = validate(fixed_action, params, masses, systems)
+        front.append(
+            {
+                "eta": eta,
+                "energy_error_median": float(np.median(fixed.energy_error)),
+                "force_evals_median": float(np.median(fixed.force_evals)),
+            }
+        )
+    history, best_ratio, best_chunk, best_params = [], np.inf, -1, learner.q_params
+    for index in range(config.n_chunks):
+        learner, stats = chunk(learner)
+        validation = validate((learner.q_params, no_fixed), params, masses, systems)
+        record = chunk_record(stats, validation, front, index, config, time.perf_counter() - start)
+        history.append(record)
+        if record["val_front_ratio"] < best_ratio:
+            best_ratio, best_chunk, best_params = record["val_front_ratio"], index, learner.q_params
+        on_chunk(record)
+    return TrainResult(
+        params=best_params,
+        final_params=learner.q_params,
+        history=history,
+        best_chunk=best_chunk,
+        validation_front=front,
+        train_seconds=time.perf_counter() - start,
+        compile_seconds=compile_seconds,
+    )

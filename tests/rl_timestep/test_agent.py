@@ -1,0 +1,110 @@
+"""DQN pieces: replay buffer, exploration schedule, transition pairing, and learning a variant
+of the task where only one action is ever good."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from physics.nbody import random_triples
+from rl_timestep import replay
+from rl_timestep.dqn import DQNSettings, epsilon_at, init_learner, make_iteration
+from rl_timestep.evaluate import rollout
+from rl_timestep.policy import make_act
+from rl_timestep.train import TrainConfig, train
+
+
+def test_replay_buffer_wraps_around_and_samples_filled_rows():
+    buffer = replay.init_buffer(capacity=5, n_features=2)
+
+    def batch(start, n):
+        values = jnp.arange(start, start + n, dtype=jnp.float32)
+        return replay.Transitions(
+            obs=jnp.stack([values, values], axis=-1),
+            action=jnp.arange(start, start + n, dtype=jnp.int32),
+            reward=values,
+            next_obs=jnp.stack([values, values], axis=-1) + 0.5,
+            terminated=jnp.zeros(n, bool),
+        )
+
+    buffer = replay.add(buffer, batch(0, 3))
+    assert int(buffer.size) == 3 and int(buffer.position) == 3
+    sample = replay.sample(buffer, jax.random.PRNGKey(0), 64)
+    assert set(np.asarray(sample.action).tolist()) <= {0, 1, 2}
+    buffer = replay.add(buffer, batch(3, 4))  # 7 rows into 5: the oldest two are overwritten
+    assert int(buffer.size) == 5 and int(buffer.position) == 2
+    assert sorted(np.asarray(buffer.data.action).tolist()) == [2, 3, 4, 5, 6]
+    np.testing.assert_array_equal(buffer.data.next_obs[:, 0], buffer.data.obs[:, 0] + 0.5)
+
+
+def test_exploration_decays_over_training_and_is_never_reset():
+    settings = DQNSettings(eps_start=1.0, eps_end=0.1, eps_decay_iterations=100)
+    values = [float(epsilon_at(settings, jnp.asarray(i))) for i in (0, 50, 100, 1000)]
+    assert values == pytest.approx([1.0, 0.55, 0.1, 0.1])
+
+
+@pytest.fixture(scope="module")
+def small_config():
+    return TrainConfig(
+        n_envs=4,
+        iterations=2,
+        n_chunks=1,
+        hidden=(8,),
+        batch_size=4,
+        learning_starts=4,
+        buffer_size=64,
+        episode_steps=3,
+        validation_systems=2,
+        max_steps_per_interval=5_000,
+        etas=(0.01, 0.0464, 0.1),
+    )
+
+
+def test_stored_transitions_pair_the_observation_the_action_was_chosen_from(small_config):
+    config = small_config
+    env, params, network = config.make_env(), config.make_env_params(), config.network()
+    optimizer = config.optimizer()
+    learner = init_learner(env, params, network, optimizer, jax.random.PRNGKey(0), 4, 64)
+    iteration = jax.jit(make_iteration(env, params, network, optimizer, config.dqn_settings()))
+    first, _ = iteration(learner)
+    second, _ = iteration(first)
+    data = second.buffer.data
+    # Rows 0-3 come from the first iteration, rows 4-7 from the second.
+    np.testing.assert_array_equal(data.obs[:4], learner.obs)
+    np.testing.assert_array_equal(data.next_obs[:4], first.obs)  # no episode has ended yet
+    np.testing.assert_array_equal(data.obs[4:8], first.obs)
+    np.testing.assert_array_equal(data.next_obs[4:8], second.obs)
+    assert not np.array_equal(data.next_obs[:4], data.obs[:4])
+
+
+def test_dqn_learns_a_variant_where_one_action_is_always_best():
+    """Accuracy is all that counts and the outer actions take steps 30 times too long, which
+    blows up the energy error: the greedy policy must pick the middle action everywhere."""
+    config = TrainConfig(
+        seed=1,
+        n_envs=8,
+        iterations=240,
+        n_chunks=2,
+        hidden=(32,),
+        batch_size=64,
+        learning_starts=256,
+        buffer_size=4_096,
+        updates_per_iteration=2,
+        gamma=0.9,
+        eps_decay_fraction=0.5,
+        learning_rate=3e-3,
+        episode_steps=5,
+        validation_systems=8,
+        max_steps_per_interval=5_000,
+        etas=(0.3, 0.01, 0.3),
+        cost_weight=0.0,
+        switch_penalty=0.0,
+    )
+    result = train(config)
+    env, params = config.make_env(), config.make_env_params()
+    masses, systems = random_triples(jnp.arange(20, 28))
+    act = make_act(config.hidden, 3)
+    greedy = rollout(env, act, 5, (result.params, jnp.asarray(-1)), params, masses, systems)
+    used = np.asarray(greedy.etas)
+    assert np.all(used[np.isfinite(used)] == 0.01), used
+    assert result.history[-1]["val_energy_error_median"] < 1e-8
