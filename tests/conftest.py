@@ -4,6 +4,7 @@ Set at import time, before any test module imports prefect or mlflow, so no test
 user's ~/.prefect or ./mlflow.db.
 """
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -15,5 +16,8 @@ os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"
 os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{SESSION_DIR / 'mlflow.db'}"
 os.environ.pop("PREFECT_API_URL", None)
+# Prefect logs while its temporary server shuts down at exit, after pytest has closed the
+# captured streams; without this, logging prints a harmless "I/O operation on closed file".
+logging.raiseExceptions = False
 
 import physics  # noqa: E402,F401  (switches JAX to float64 before any array exists)
