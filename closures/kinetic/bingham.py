@@ -14,7 +14,20 @@ import jax.numpy as jnp
 from jax import Array
 
 from closures.kinetic.bessel import bingham_harmonic_factor
-from physics.active_fluid.moments import contract, fourth_moment_from_harmonics, second_harmonic
+from physics.active_fluid.moments import (
+    fourth_moment_from_harmonics,
+    harmonic_closure,
+    second_harmonic,
+)
+
+
+def _harmonics(D: Array) -> tuple[Array, Array, Array]:
+    """(c, m₂, m₄) of the Bingham distribution with second moment D (..., 2, 2)."""
+    c, m2 = second_harmonic(D)
+    c_or_one = jnp.where(c > 0, c, 1.0)
+    # s² = |m₂/c|², a polynomial in D: no square root, so no singular derivative at isotropy.
+    s2 = (jnp.real(m2) ** 2 + jnp.imag(m2) ** 2) / c_or_one**2
+    return c, m2, (bingham_harmonic_factor(s2) / c_or_one) * m2**2
 
 
 def fourth_moment(D: Array) -> Array:
@@ -23,12 +36,7 @@ def fourth_moment(D: Array) -> Array:
     D: (..., 2, 2) symmetric positive semi-definite (c > 0; c = 0 with D = 0 gives S = 0).
     Returns S (..., 2, 2, 2, 2), fully symmetric, with S_ijkk = D_ij. Same units as D.
     """
-    c, m2 = second_harmonic(D)
-    c_or_one = jnp.where(c > 0, c, 1.0)
-    # s² = |m₂/c|², a polynomial in D: no square root, so no singular derivative at isotropy.
-    s2 = (jnp.real(m2) ** 2 + jnp.imag(m2) ** 2) / c_or_one**2
-    m4 = bingham_harmonic_factor(s2) * m2**2 / c_or_one
-    return fourth_moment_from_harmonics(c, m2, m4)
+    return fourth_moment_from_harmonics(*_harmonics(D))
 
 
 def bingham_closure(params: Any, c: Array, D: Array, E: Array) -> tuple[Array, Array]:
@@ -38,6 +46,5 @@ def bingham_closure(params: Any, c: Array, D: Array, E: Array) -> tuple[Array, A
     c = tr D (the moment model keeps tr D = c). D, E: (..., 2, 2) symmetric. Returns two
     (..., 2, 2) symmetric arrays.
     """
-    del params, c
-    S = fourth_moment(D)
-    return contract(S, D), contract(S, E)
+    del params
+    return harmonic_closure(_harmonics(D), c, D, E)

@@ -24,14 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from physics.active_fluid.moments import Snapshot
+from physics.active_fluid.moments import Snapshot, symmetric
 from physics.active_fluid.params import ActiveFluidParams
 from physics.active_fluid.stokes import Closure, Flow, solve_flow
 from physics.spectral import (
     IMEXEquation,
     RolloutStatus,
     SBDF2State,
-    divergence,
     irfft2,
     make_grid,
     rfft2,
@@ -77,18 +76,35 @@ def _explicit_terms(
     params: ActiveFluidParams, closure: Closure, closure_params: Any, fields: MomentFields
 ) -> MomentFields:
     """Dealiased spectra of the advective and reactive terms (all but d_T Δ and the d_R term)."""
-    grid = make_grid(fields.c_hat.shape[-2], params.L)
-    c, D = to_real(fields)
+    c_hat, D_hat = fields
+    n = c_hat.shape[-2]
+    grid = make_grid(n, params.L)
+    # D is symmetric: its three components (and c) take four inverse FFTs, not five.
+    c, d11, d12, d22 = jnp.fft.irfft2(
+        jnp.stack([c_hat, D_hat[0, 0], D_hat[0, 1], D_hat[1, 1]]), s=(n, n)
+    )
+    D = symmetric(d11, d12, d22)
     f = solve_flow(params, c, D, closure, closure_params)
     G = f.grad_u
     S_T = f.S_E + 2 * params.zeta * f.S_D
     mm = lambda a, b: jnp.einsum("...ik,...kj->...ij", a, b)  # noqa: E731
     reaction = mm(G, D) + mm(D, jnp.swapaxes(G, -1, -2)) + 4 * params.zeta * mm(D, D) - 2 * S_T
-    flux_c = f.u * c[..., None]
-    flux_D = D[..., None] * f.u[:, :, None, None, :]
-    c_t = -divergence(grid, rfft2(flux_c))
-    D_t = rfft2(reaction) - divergence(grid, rfft2(flux_D))
-    return MomentFields(c_t * grid.dealias, D_t * grid.dealias)
+    # Components first, so the forward FFTs need no transposes: the symmetric reaction's three
+    # components, then the fluxes u c, u D11, u D12, u D22 (x and y parts).
+    ux, uy = f.u[..., 0], f.u[..., 1]
+    densities = jnp.stack([c, d11, d12, d22])
+    spectra = jnp.fft.rfft2(
+        jnp.concatenate(
+            [
+                jnp.stack([reaction[..., 0, 0], reaction[..., 0, 1], reaction[..., 1, 1]]),
+                ux * densities,
+                uy * densities,
+            ]
+        )
+    )
+    source = jnp.concatenate([jnp.zeros_like(spectra[:1]), spectra[:3]])
+    rates = (source - 1j * (grid.kx * spectra[3:7] + grid.ky * spectra[7:])) * grid.dealias
+    return MomentFields(rates[0], symmetric(rates[1], rates[2], rates[3], 0))
 
 
 def _implicit_parts(params: ActiveFluidParams, fields: MomentFields) -> tuple[Array, Array]:
@@ -111,9 +127,10 @@ def _implicit_terms(params: ActiveFluidParams, fields: MomentFields) -> MomentFi
 def _implicit_solve(params: ActiveFluidParams, y: MomentFields, gamma: Array) -> MomentFields:
     """Solve x − γ L x = y; block-triangular: c first, then D given c."""
     diffusion, rotation = _implicit_parts(params, y)
-    c_hat = y.c_hat / (1 + gamma * diffusion)
-    D_hat = (y.D_hat + gamma * rotation * _IDENTITY * c_hat / 2) / (
-        1 + gamma * (diffusion + rotation)
+    # Multiplications by real reciprocals: cheaper than complex divisions.
+    c_hat = y.c_hat * (1 / (1 + gamma * diffusion))
+    D_hat = (y.D_hat + (gamma * rotation / 2) * _IDENTITY * c_hat) * (
+        1 / (1 + gamma * (diffusion + rotation))
     )
     return MomentFields(c_hat, D_hat)
 

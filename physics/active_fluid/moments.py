@@ -31,10 +31,38 @@ class Snapshot(NamedTuple):
 _COMPONENT = np.indices((2, 2, 2, 2)).sum(axis=0)
 
 
+_SYMMETRIC_BASIS = np.array([[[1, 0], [0, 0]], [[0, 1], [1, 0]], [[0, 0], [0, 1]]], dtype=float)
+
+
+def symmetric(t11: Array, t12: Array, t22: Array, axis: int = -1) -> Array:
+    """The symmetric 2 × 2 tensor [[t11, t12], [t12, t22]] of three components of one shape,
+    its two indices last (axis −1) or first (axis 0)."""
+    # Broadcast products with a constant basis rather than a stack: elementwise, so XLA fuses
+    # them into the consumer instead of materialising a concatenation.
+    components = jnp.broadcast_arrays(t11, t12, t22)
+    basis = [jnp.asarray(b, components[0].dtype) for b in _SYMMETRIC_BASIS]
+    if axis == 0:
+        expand = (slice(None), slice(None)) + (None,) * components[0].ndim
+        return sum(b[expand] * t for b, t in zip(basis, components, strict=True))
+    return sum(t[..., None, None] * b for b, t in zip(basis, components, strict=True))
+
+
 def second_moment_from_harmonics(c: Array, m2: Array) -> Array:
     """D (..., 2, 2) of a distribution with harmonics c (...) real and m₂ (...) complex."""
-    d11, d12, d22 = (c + jnp.real(m2)) / 2, jnp.imag(m2) / 2, (c - jnp.real(m2)) / 2
-    return jnp.stack([jnp.stack([d11, d12], -1), jnp.stack([d12, d22], -1)], -2)
+    return symmetric((c + jnp.real(m2)) / 2, jnp.imag(m2) / 2, (c - jnp.real(m2)) / 2)
+
+
+def fourth_moment_components(c: Array, m2: Array, m4: Array) -> tuple[Array, ...]:
+    """The five distinct components (S1111, S1112, S1122, S1222, S2222), each (...), of the fully
+    symmetric S of a distribution with harmonics c (...) and m₂, m₄ (...) complex."""
+    re2, im2, re4, im4 = jnp.real(m2), jnp.imag(m2), jnp.real(m4), jnp.imag(m4)
+    d11, d12, d22 = (c + re2) / 2, im2 / 2, (c - re2) / 2
+    s1111 = (3 * c + 4 * re2 + re4) / 8
+    s1112 = (2 * im2 + im4) / 8
+    s1122 = d11 - s1111
+    s1222 = d12 - s1112
+    s2222 = d22 - s1122
+    return tuple(jnp.broadcast_arrays(s1111, s1112, s1122, s1222, s2222))
 
 
 def fourth_moment_from_harmonics(c: Array, m2: Array, m4: Array) -> Array:
@@ -43,14 +71,10 @@ def fourth_moment_from_harmonics(c: Array, m2: Array, m4: Array) -> Array:
     Satisfies S_ijkk = D_ij with D from :func:`second_moment_from_harmonics` for any m₄;
     m₄ = 0 gives the isotropic S = (c/8)(δδ + δδ + δδ) when m₂ = 0.
     """
-    re2, im2, re4, im4 = jnp.real(m2), jnp.imag(m2), jnp.real(m4), jnp.imag(m4)
-    d11, d12, d22 = (c + re2) / 2, im2 / 2, (c - re2) / 2
-    s1111 = (3 * c + 4 * re2 + re4) / 8
-    s1112 = (2 * im2 + im4) / 8
-    s1122 = d11 - s1111
-    s1222 = d12 - s1112
-    s2222 = d22 - s1122
-    return jnp.stack([s1111, s1112, s1122, s1222, s2222], axis=-1)[..., _COMPONENT]
+    distinct = fourth_moment_components(c, m2, m4)
+    # Stacked, not gathered: a constant-index gather is slow on CPU.
+    S = jnp.stack([distinct[k] for k in _COMPONENT.ravel()], axis=-1)
+    return S.reshape(*S.shape[:-1], 2, 2, 2, 2)
 
 
 def second_harmonic(D: Array) -> tuple[Array, Array]:
@@ -60,7 +84,32 @@ def second_harmonic(D: Array) -> tuple[Array, Array]:
 
 def contract(S: Array, T: Array) -> Array:
     """(S:T)_ij = S_ijkl T_kl. S: (..., 2, 2, 2, 2); T: (..., 2, 2). Returns (..., 2, 2)."""
-    return jnp.einsum("...ijkl,...kl->...ij", S, T)
+    # Four broadcast products rather than an einsum: elementwise, so it fuses with what produces
+    # T and consumes S:T (a batched 4 × 4 product is a separate, slow kernel on CPU).
+    return sum(S[..., k, l] * T[..., k, l, None, None] for k in range(2) for l in range(2))
+
+
+def contract_components(components: tuple[Array, ...], T: Array) -> Array:
+    """S:T (..., 2, 2) of a fully symmetric S given by its five distinct components
+    (S1111, S1112, S1122, S1222, S2222) (:func:`fourth_moment_components`); T (..., 2, 2).
+
+    Equal to :func:`contract` of the full S, without forming it (5 numbers per point, not 16).
+    """
+    s1111, s1112, s1122, s1222, s2222 = components
+    t11, t_off, t22 = T[..., 0, 0], T[..., 0, 1] + T[..., 1, 0], T[..., 1, 1]
+    return symmetric(
+        s1111 * t11 + s1112 * t_off + s1122 * t22,
+        s1112 * t11 + s1122 * t_off + s1222 * t22,
+        s1122 * t11 + s1222 * t_off + s2222 * t22,
+    )
+
+
+def harmonic_closure(harmonics: tuple[Array, Array, Array], c: Array, D: Array, E: Array):
+    """(S:D, S:E) of the S of known harmonics (c, m₂, m₄) (...), passed as the closure params:
+    :func:`exact_closure` of :func:`fourth_moment_from_harmonics`, without forming S."""
+    del c
+    components = fourth_moment_components(*harmonics)
+    return contract_components(components, D), contract_components(components, E)
 
 
 def exact_closure(S: Array, c: Array, D: Array, E: Array) -> tuple[Array, Array]:

@@ -17,6 +17,10 @@ the operator E ↦ S:E has eigenvalues in [0, c/2] pointwise (0 ≤ S:E·E = ∫
 iteration by at most (β/2) max(c̄/4, c_max/2 − c̄/4) / ν: ≤ 0.09 for β = 0.8, c̄ = c_max = 1,
 and → 0 near isotropy (measured ≈ 0.05 on perturbed states: 9 iterations to 1e-12).
 
+The unknown is the pair (E11, E12) (E is trace-free), and only the trace-free part of Σ drives
+the flow, so an iteration takes two FFTs each way; the Stokes solve and sym ∇ in between are one
+real 2 × 2 multiplier per Fourier mode (:func:`_strain_update`).
+
 Each solve first iterates an affine model of the map, linearised once (``jax.linearize``), and
 then the map itself from the model's fixed point (:func:`solve_fixed_point`). For closures
 affine in E (the exact S, Bingham, quadratic) the model is exact, so everything in the map that
@@ -34,8 +38,9 @@ import jax
 import jax.numpy as jnp
 from jax import Array, lax
 
+from physics.active_fluid.moments import symmetric
 from physics.active_fluid.params import ActiveFluidParams
-from physics.spectral import Grid, gradient, irfft2, make_grid, rfft2, stokes_velocity
+from physics.spectral import Grid, gradient, irfft2, make_grid, stokes_velocity
 
 Closure = Callable[[Any, Array, Array, Array], tuple[Array, Array]]
 
@@ -64,41 +69,54 @@ def stress(params: ActiveFluidParams, D: Array, S_D: Array, S_E: Array) -> Array
     return params.alpha * D + params.beta * S_E - 2 * params.zeta * params.beta * (DD - S_D)
 
 
-def _symmetric(t11: Array, t12: Array, t22: Array, axis: int) -> Array:
-    """The symmetric 2 × 2 tensor of three components, its two indices inserted at axis."""
-    return jnp.stack([jnp.stack([t11, t12], axis), jnp.stack([t12, t22], axis)], axis)
+def _trace_free(x: Array) -> Array:
+    """The trace-free symmetric tensor (n, n, 2, 2) [[e, f], [f, −e]] of x = (e, f) (2, n, n)."""
+    return symmetric(x[0], x[1], -x[0])
 
 
-def _rfft2_sym(T: Array) -> Array:
-    """Spectrum (2, 2, n, m) of a symmetric grid-first tensor field (n, n, 2, 2), 3 FFTs."""
-    t11, t12, t22 = rfft2(jnp.stack([T[..., 0, 0], T[..., 0, 1], T[..., 1, 1]], axis=-1))
-    return _symmetric(t11, t12, t22, 0)
+def _deviatoric_stress(
+    closure: Closure, x: Array, inputs: tuple
+) -> tuple[Array, Array, tuple[Array, Array]]:
+    """(spectrum (2, n, m) of the trace-free stress components ((Σ11 − Σ22)/2, Σ12), viscosity ν,
+    (S:D, S:E)) of the preconditioned Stokes problem, the strain given by its two independent
+    components x = (E11, E12) (2, n, n) (E is trace-free: E22 = −E11).
 
-
-def _strain(grid: Grid, u_hat: Array) -> Array:
-    """E = sym(∇u) (n, n, 2, 2) of a velocity spectrum (2, n, m), 3 inverse FFTs."""
-    e11 = 1j * grid.kx * u_hat[0]
-    e22 = 1j * grid.ky * u_hat[1]
-    e12 = 0.5j * (grid.ky * u_hat[0] + grid.kx * u_hat[1])
-    vec = irfft2(jnp.stack([e11, e12, e22]))
-    return _symmetric(vec[..., 0], vec[..., 1], vec[..., 2], -1)
-
-
-def _velocity(closure: Closure, E: Array, inputs: tuple) -> tuple[Grid, Array, tuple[Array, Array]]:
-    """Velocity spectrum (2, n, m) of the preconditioned Stokes problem with strain E given."""
+    Only the trace-free part of the stress drives the flow (the divergence of an isotropic
+    stress is a gradient, which the projection removes exactly), so it takes two FFTs.
+    """
     params, c, D, closure_params = inputs
-    grid = make_grid(c.shape[0], params.L)
     c_mean = jnp.mean(c)
+    E = _trace_free(x)
     S_D, S_E = closure(closure_params, c, D, E)
     sigma = stress(params, D, S_D, S_E) - (params.beta * c_mean / 4) * E
-    viscosity = 1 + params.beta * c_mean / 8
-    return grid, stokes_velocity(grid, _rfft2_sym(sigma), viscosity), (S_D, S_E)
+    sigma_hat = jnp.fft.rfft2(
+        jnp.stack([(sigma[..., 0, 0] - sigma[..., 1, 1]) / 2, sigma[..., 0, 1]])
+    )
+    return sigma_hat, 1 + params.beta * c_mean / 8, (S_D, S_E)
 
 
-def _strain_update(closure: Closure, E: Array, inputs: tuple) -> Array:
-    """One fixed-point iteration E ↦ sym ∇u(E)."""
-    grid, u_hat, _ = _velocity(closure, E, inputs)
-    return _strain(grid, u_hat)
+def _shear_direction(grid: Grid) -> tuple[Array, Array]:
+    """(cos 2φ, sin 2φ) (n, m) of each wave vector's angle φ (odd-derivative wavenumbers); 0 at
+    k = 0."""
+    k2 = grid.kx**2 + grid.ky**2
+    inverse = jnp.where(k2 > 0, 1 / jnp.where(k2 > 0, k2, 1.0), 0.0)
+    return (grid.kx**2 - grid.ky**2) * inverse, 2 * grid.kx * grid.ky * inverse
+
+
+def _strain_update(closure: Closure, x: Array, inputs: tuple) -> Array:
+    """One fixed-point iteration (E11, E12) ↦ those of sym ∇u(E), 2 + 2 FFTs.
+
+    Per wave vector, the Stokes flow of a trace-free stress (σ_n, σ_s) = ((Σ11 − Σ22)/2, Σ12)
+    has the strain (E11, E12) = (−sin 2φ, cos 2φ) w with w = (sin 2φ σ_n − cos 2φ σ_s)/(2ν):
+    −1/(2ν) times the projection onto the shear component relative to k (what
+    :func:`~physics.spectral.stokes_velocity` followed by sym ∇ computes, in one step).
+    """
+    params, c = inputs[:2]
+    (normal, shear), viscosity, _ = _deviatoric_stress(closure, x, inputs)
+    cos2, sin2 = _shear_direction(make_grid(c.shape[0], params.L))
+    w = (sin2 * normal - cos2 * shear) * (0.5 / viscosity)
+    n = x.shape[-1]
+    return jnp.fft.irfft2(jnp.stack([-sin2 * w, cos2 * w]), s=(n, n))
 
 
 def iterate_to_fixed_point(
@@ -183,10 +201,13 @@ def solve_flow(
     """
     inputs = (params, c, D, closure_params)
     update = functools.partial(_strain_update, closure)
-    E = fixed_point(update, jnp.zeros_like(D), inputs, _tolerance(D.dtype), STOKES_MAX_ITERATIONS)
-    grid, u_hat, (S_D, S_E) = _velocity(closure, E, inputs)
-    grad_u = irfft2(gradient(grid, u_hat))
-    return Flow(u=irfft2(u_hat), grad_u=grad_u, S_D=S_D, S_E=S_E)
+    x0 = jnp.zeros((2, *c.shape), D.dtype)
+    x = fixed_point(update, x0, inputs, _tolerance(D.dtype), STOKES_MAX_ITERATIONS)
+    (normal, shear), viscosity, (S_D, S_E) = _deviatoric_stress(closure, x, inputs)
+    grid = make_grid(c.shape[0], params.L)
+    u_hat = stokes_velocity(grid, symmetric(normal, shear, -normal, 0), viscosity)
+    fields = irfft2(jnp.concatenate([u_hat, gradient(grid, u_hat).reshape(4, *u_hat.shape[1:])]))
+    return Flow(u=fields[..., :2], grad_u=fields[..., 2:].reshape(*c.shape, 2, 2), S_D=S_D, S_E=S_E)
 
 
 def stokes_iterations(
@@ -195,6 +216,5 @@ def stokes_iterations(
     """() number of fixed-point iterations :func:`solve_flow` takes (a diagnostic)."""
     update = functools.partial(_strain_update, closure)
     inputs = (params, c, D, closure_params)
-    return solve_fixed_point(
-        update, jnp.zeros_like(D), inputs, _tolerance(D.dtype), STOKES_MAX_ITERATIONS
-    )[1]
+    x0 = jnp.zeros((2, *c.shape), D.dtype)
+    return solve_fixed_point(update, x0, inputs, _tolerance(D.dtype), STOKES_MAX_ITERATIONS)[1]

@@ -103,10 +103,10 @@ def sbdf2_step(equation: IMEXEquation, state: SBDF2State) -> SBDF2State:
     omega = jnp.where(has_history, dt / jnp.where(has_history, state.dt_prev, 1.0), 0.0)
     a1, a0, am1 = sbdf2_coefficients(omega)
     explicit = equation.explicit_terms(state.fields)
+    # Coefficients divided by a₁ once: a scalar division, not one per (complex) array entry.
+    c0, cm1, cn, cn_prev = a0 / a1, am1 / a1, dt * (1 + omega) / a1, dt * omega / a1
     rhs = jax.tree.map(
-        lambda u, u_prev, n, n_prev: (
-            (a0 * u - am1 * u_prev + dt * ((1 + omega) * n - omega * n_prev)) / a1
-        ),
+        lambda u, u_prev, n, n_prev: c0 * u - cm1 * u_prev + (cn * n - cn_prev * n_prev),
         state.fields,
         state.fields_prev,
         explicit,
