@@ -235,19 +235,25 @@ class NumpyKineticModes(NumpyKinetic):
         A = grad + 2 * self.p.zeta * np.array([[d[0], d[1]], [d[1], d[2]]])
         rotation = (A[1, 0] - A[0, 1]) / 2
         stretch_c, stretch_s = (A[0, 1] + A[1, 0]) / 2, (A[1, 1] - A[0, 0]) / 2
-        lower, upper = psi[: K - 1], psi[2 : K + 1]
-        theta_flux = (
-            rotation * psi[1:K] + stretch_c * (lower + upper) / 2 + stretch_s * (lower - upper) / 2j
-        )
-        spectra = np.fft.fft2(np.concatenate([u[0] * psi[:K], u[1] * psi[:K], theta_flux]))
-        divergence = self.kx * spectra[:K] + self.ky_full * spectra[K : 2 * K]
-        divergence[1:] += 2 * np.arange(1, K)[:, None, None] * spectra[2 * K :]
-        positive = -1j * divergence * self.keep_x
-        columns = -np.arange(kc) % n
-        negative = np.conj(positive[1:][:, rows][..., columns])
+        neighbours = np.concatenate([np.conj(psi[1:2]), psi])  # Ψ_{q−1} at q: Ψ_{−1} = conj Ψ_1
+        positive = np.empty((K, n, kc), complex)
+        negative = np.empty((K, n, kc), complex)
+        batch = max(1, min(4, 2**16 // n**2))  # as the JAX solver, a few modes at a time
+        for start in range(0, K, batch):
+            q = np.arange(start, min(start + batch, K))
+            lower, centre, upper = neighbours[q], neighbours[q + 1], neighbours[q + 2]
+            theta_flux = (
+                rotation * centre
+                + stretch_c * (lower + upper) / 2
+                + stretch_s * (lower - upper) / 2j
+            )
+            X, Y, T = np.fft.fft2(np.stack([u[0] * centre, u[1] * centre, theta_flux]))
+            rates = -1j * self.keep_x * (self.kx * X + self.ky_full * Y + 2 * q[:, None, None] * T)
+            positive[q] = rates[..., :kc]
+            negative[q] = np.conj(rates[:, rows][..., -np.arange(kc) % n])
         out = np.zeros((M, n, n // 2 + 1), complex)
-        out[:K, :, :kc] = positive[..., :kc]
-        out[M - K + 1 :, :, :kc] = negative[::-1]
+        out[:K, :, :kc] = positive
+        out[M - K + 1 :, :, :kc] = negative[:0:-1]
         return out
 
 

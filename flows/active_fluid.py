@@ -1,5 +1,5 @@
 """Active-fluid flows: the kinetic theory (``active-fluid-kinetic``), the moment model with a
-classical closure (``active-fluid-moment``) and the linear stability of isotropy
+classical or learned closure (``active-fluid-moment``) and the linear stability of isotropy
 (``active-fluid-stability``).
 
 A simulation runs ``[0, t_end]`` in ``n_chunks`` jitted guarded rollouts of
@@ -28,6 +28,7 @@ from pydantic import Field, field_validator, model_validator
 
 from closures.kinetic import CLOSURES
 from flows.checkpoint import save_checkpoint
+from flows.closure_store import check_closure_reference, resolve_closure
 from flows.config import ExistingFile, FlowConfig, validate_config
 from flows.plots import field_images_plot, spectrum_plot, time_series_plot
 from flows.progress import Progress
@@ -157,10 +158,19 @@ class MomentConfig(SimulationConfig):
     """Configuration of ``active-fluid-moment``; the initial (c, D) are the moments of the
     kinetic flow's initial Ψ for the same seed, so the two runs start from the same state."""
 
-    closure: Literal["bingham", "quadratic"] = Field("bingham", description="fourth-moment model")
+    closure: str = Field(
+        "bingham",
+        description="fourth-moment model: bingham, quadratic, learned (the shipped learned "
+        "closure), a saved closure folder or the MLflow run id of a closure-train run",
+    )
     stability_uses_n_theta: ClassVar[bool] = False
 
     quick_overrides = KineticConfig.quick_overrides
+
+    @field_validator("closure")
+    @classmethod
+    def _known_closure(cls, value: str) -> str:
+        return check_closure_reference(value)
 
 
 class StabilityConfig(ActiveFluidConfig):
@@ -277,17 +287,21 @@ def kinetic_simulator(config: SimulationConfig) -> Simulator:
                      chunk)  # fmt: skip
 
 
-def moment_simulator(config: SimulationConfig, closure_name: str) -> Simulator:
+def moment_simulator(
+    config: SimulationConfig, closure_name: str, initial: tuple[Array, Array] | None = None
+) -> Simulator:
+    """The moment model with the named closure (see :func:`flows.closure_store.resolve_closure`)
+    from ``initial`` (c, D), by default the moments of the kinetic initial Ψ of the config."""
     params, every = physical_params(config), steps_per_output(config)
-    closure = CLOSURES[closure_name]
+    closure, closure_params, _ = resolve_closure(closure_name)
 
     def init():
-        c, D, _ = moments_of_psi(initial_distribution(config))
+        c, D = initial if initial is not None else moments_of_psi(initial_distribution(config))[:2]
         return moment.init_state(c, D, effective_dt(config))
 
     def chunk(state, num_outputs):
         return moment.guarded_trajectory(
-            state, params, num_outputs, every, closure, (), observe=moment_sample,
+            state, params, num_outputs, every, closure, closure_params, observe=moment_sample,
             threshold=config.blowup_threshold,
         )  # fmt: skip
 

@@ -7,7 +7,16 @@ from typing import Any
 
 from prefect import Flow
 
-from flows import active_fluid, nbody, rl_eval, rl_train
+from flows import (
+    active_fluid,
+    closure_estimate,
+    closure_evaluate,
+    closure_pipeline,
+    closure_train,
+    nbody,
+    rl_eval,
+    rl_train,
+)
 from flows.config import ConfigError, FlowConfig
 
 
@@ -46,6 +55,30 @@ FLOWS: dict[str, FlowSpec] = {
             active_fluid.STABILITY_DESCRIPTION,
             active_fluid.StabilityConfig,
             active_fluid.active_fluid_stability_flow,
+        ),
+        FlowSpec(
+            closure_train.FLOW_NAME,
+            closure_train.DESCRIPTION,
+            closure_train.ClosureTrainConfig,
+            closure_train.closure_train_flow,
+        ),
+        FlowSpec(
+            closure_evaluate.FLOW_NAME,
+            closure_evaluate.DESCRIPTION,
+            closure_evaluate.ClosureEvaluateConfig,
+            closure_evaluate.closure_evaluate_flow,
+        ),
+        FlowSpec(
+            closure_estimate.FLOW_NAME,
+            closure_estimate.DESCRIPTION,
+            closure_estimate.ClosureEstimateConfig,
+            closure_estimate.closure_estimate_flow,
+        ),
+        FlowSpec(
+            closure_pipeline.FLOW_NAME,
+            closure_pipeline.DESCRIPTION,
+            closure_pipeline.ClosurePipelineConfig,
+            closure_pipeline.closure_pipeline_flow,
         ),
     ]
 }

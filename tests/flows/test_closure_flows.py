@@ -1,0 +1,150 @@
+"""Closure flows: bad configs exit 2 naming the key; the shipped closure loads and is exact at
+isotropy; a tiny closure-train run (with active learning) saves a closure that closure-evaluate
+and active-fluid-moment load by MLflow run id, with the metrics the issue names."""
+
+import json
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from closures.kinetic import isotropic_coefficients
+from closures.kinetic.network import LearnedClosure
+from flows.active_fluid import MomentConfig
+from flows.cli import main
+from flows.closure_pipeline import ACCEPTANCE, acceptance, aggregate
+from flows.closure_store import DEFAULT_CLOSURE_DIR, is_run_id, load_closure_folder, resolve_closure
+from flows.config import build_config
+from flows.tracking import tracking_uri
+
+TINY_DATA = {"n": 8, "n_theta": 8, "dt": 0.01, "t_end": 1.0, "n_outputs": 4, "t_min": 0.25}
+TINY_TRAIN = {
+    **TINY_DATA, "alphas": [-2.0], "zetas": [0.5, 1.0], "steps": 20, "batch_size": 64,
+    "points_per_snapshot": 16, "holdout_every": 2, "hidden": [4], "active_rounds": 1,
+    "add_per_round": 1, "retrain_steps": 10,
+}  # fmt: skip
+TINY_EVALUATE = {"n": 8, "n_theta": 8, "coarse_n": 8, "dt": 0.01, "coarse_dt": 0.02,
+                 "t_end": 0.4, "n_outputs": 4, "t_min": 0.1}  # fmt: skip
+
+
+def argv(flow: str, values: dict, output: Path | None = None) -> list[str]:
+    args = ["run", flow, "--json"] + (["--output", str(output)] if output else [])
+    for key, value in values.items():
+        args += ["--set", f"{key}={json.dumps(value)}"]
+    return args
+
+
+@pytest.mark.parametrize(
+    ("flow", "assignment", "expected"),
+    [
+        ("closure-train", "hidden=[0]", "hidden: Value error, must be a non-empty list"),
+        ("closure-train", "inputs=DEX", "inputs: Input should be 'D' or 'DE'"),
+        ("closure-train", "initial_runs=[9]", "initial_runs: indices must lie in [0, 9)"),
+        ("closure-train", "dt=1", "alphas/zetas: the kinetic run"),
+        ("closure-train", "datasets=[/nonexistent.npz]", "datasets: Value error, must be a"),
+        ("closure-evaluate", "closure=cubic", "closure: Value error, Input should be 'bingham'"),
+        ("closure-evaluate", "coarse_n=96", "coarse_n: must be even, >= 8 and <= n (64)"),
+        ("closure-evaluate", "n_theta=10", "n/n_theta/dt: invalid run"),
+        ("closure-estimate", "estimate=[beta]", "estimate.0: Input should be 'alpha' or 'zeta'"),
+        ("closure-estimate", "t_min=7.9", "t_min: no window of 2 snapshots fits"),
+        ("closure-estimate", "window=0", "window: Input should be greater than or equal to 1"),
+        ("active-fluid-moment", "closure=cubic", "closure: Input should be 'bingham'"),
+    ],
+)
+def test_bad_configs_exit_2_naming_the_key(flow, assignment, expected, capsys):
+    assert main(["run", flow, "--set", assignment]) == 2
+    normalise = lambda text: text.replace("Value error, ", "")  # noqa: E731
+    assert normalise(expected) in normalise(capsys.readouterr().err)
+
+
+def test_shipped_closure_loads_and_is_exact_at_isotropy():
+    closure, params, meta = load_closure_folder(DEFAULT_CLOSURE_DIR)
+    assert isinstance(closure, LearnedClosure) and is_run_id(meta["mlflow_run_id"])
+    assert meta["training_data"]["runs"] and meta["flow"] == "closure-train"
+    c = jnp.array([1.0, 1.3])
+    iso = c[:, None, None] * jnp.eye(2) / 2
+    E = jnp.array([[[0.3, 0.1], [0.1, -0.3]]] * 2)
+    np.testing.assert_allclose(closure.coefficients(params, c, iso, E),
+                               isotropic_coefficients(c), atol=1e-13)  # fmt: skip
+    assert resolve_closure("learned").label == "learned"
+    assert build_config(MomentConfig, {"closure": "learned"}).closure == "learned"
+    assert build_config(MomentConfig, {"closure": str(DEFAULT_CLOSURE_DIR)})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny closure-train run through the CLI (2 kinetic runs, 1 active-learning round)."""
+    out = tmp_path_factory.mktemp("train")
+    code = main(argv("closure-train", TINY_TRAIN, out))
+    assert code == 0
+    return out
+
+
+def test_closure_train_saves_and_logs_a_closure(trained, capsys):
+    record = json.loads((trained / "summary.json").read_text())
+    metrics = record["metrics"]
+    for name in ("learned", "bingham", "quadratic"):
+        assert metrics[f"apriori_rel_error_{name}"] > 0
+    assert "active_round_1_held_out_error" in metrics and metrics["n_runs"] == 2
+    closure, _, meta = load_closure_folder(trained / "closure")
+    assert closure.config.hidden == (4,) and meta["mlflow_run_id"] == record["mlflow_run_id"]
+    runs = meta["training_data"]["runs"]
+    assert [(r["alpha"], r["zeta"]) for r in runs] == [(-2.0, 0.5), (-2.0, 1.0)]
+    assert runs[0]["times"][0] == 0.25 and runs[0]["name"].startswith(record["mlflow_run_id"])
+    client = MlflowClient(tracking_uri())
+    logged = {a.path for a in client.list_artifacts(record["mlflow_run_id"], "closure")}
+    assert logged == {"closure/params.msgpack", "closure/config.json"}
+    for plot in ("loss", "harmonic_factor", "error_by_order"):
+        assert Path(record["artifacts"][plot]).is_file()
+
+
+def test_closure_evaluate_loads_the_trained_closure_by_run_id(trained, tmp_path, capsys):
+    run_id = json.loads((trained / "summary.json").read_text())["mlflow_run_id"]
+    capsys.readouterr()
+    assert main(argv("closure-evaluate", {**TINY_EVALUATE, "closure": run_id}, tmp_path)) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    names = [f"apriori_rel_error_{m}" for m in ("learned", "bingham", "quadratic")]
+    for model in ("learned", "bingham"):
+        names += [f"{k}_{model}" for k in ("order_parameter_rel_error", "velocity_rms_rel_error",
+                                           "spectrum_log_l2", "stable")]  # fmt: skip
+    assert set(names + ["speedup_vs_kinetic"]) <= set(metrics)
+    assert metrics["stable_learned"] == 1.0 and metrics["stable_bingham"] == 1.0
+    assert metrics["speedup_vs_kinetic"] > 0
+    for plot in ("comparison", "spectra", "order_fields"):
+        assert (tmp_path / f"{plot}.png").is_file()
+
+
+def pair_metrics(learned: float, stable: float = 1.0, speedup: float = 40.0) -> dict:
+    return {
+        "apriori_rel_error_learned": learned, "apriori_rel_error_bingham": 1.0,
+        "stable_learned": stable, "order_parameter_rel_error_learned": 0.05,
+        "velocity_rms_rel_error_learned": 0.08, "spectrum_log_l2_learned": 0.1,
+        "spectrum_log_l2_bingham": 0.2, "speedup_vs_kinetic": speedup,
+    }  # fmt: skip
+
+
+def test_pipeline_summaries_and_acceptance_checks():
+    per_pair = [pair_metrics(0.4), pair_metrics(0.6, stable=0.0, speedup=20.0)]
+    summary = aggregate(per_pair)
+    assert summary["apriori_rel_error_learned"] == pytest.approx(0.5)
+    assert summary["stable_learned"] == 0.0 and summary["speedup_vs_kinetic"] == 20.0
+    checks = acceptance(per_pair, {"alpha_rel_error": 0.03})
+    assert checks == {"apriori": False, "stable": False, "order": True, "velocity": True,
+                      "spectrum": True, "speed": False, "alpha": True}  # fmt: skip
+    assert set(checks) == set(ACCEPTANCE)
+    assert all(acceptance([pair_metrics(0.4)], {"alpha_rel_error": 0.01}).values())
+
+
+@pytest.mark.parametrize(
+    ("assignment", "expected"),
+    [
+        ("held_out=[[-1.0]]", "held_out: must be a non-empty list of [alpha, zeta] pairs"),
+        ("coarse_n=128", "held_out/eval_*/coarse_*: pair 0:"),
+        ("estimate_t_min=19.9", "estimate*:"),
+    ],
+)
+def test_pipeline_bad_configs_exit_2(assignment, expected, capsys):
+    assert main(["run", "closure-pipeline", "--set", assignment]) == 2
+    assert expected in capsys.readouterr().err
