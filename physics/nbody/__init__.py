@@ -17,6 +17,7 @@ from physics.nbody.integrate import (
     ADAPTIVE_INTEGRATORS,
     CRITERIA,
     INTEGRATORS,
+    dense_trajectory,
     integrate,
     trajectory,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "centre_of_mass_frame",
     "closest_pair",
     "custom",
+    "dense_trajectory",
     "figure_eight",
     "integrate",
     "kinetic_energy",

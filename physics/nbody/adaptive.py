@@ -34,31 +34,31 @@ def yoshida4_adaptive(eta: Array, dt_min: Array, max_steps: int) -> Integrator:
     def init(masses: Array, state: NBodyState) -> SymplecticCarry:
         return SymplecticCarry(state, accelerations(masses, state.positions), fresh_stats(1))
 
+    def step(masses: Array, c: SymplecticCarry, t_end: Array) -> SymplecticCarry:
+        wanted = shared_timestep(masses, c.state.positions, c.state.velocities, eta)
+        remaining = t_end - c.state.t
+        last = wanted >= remaining
+        h = jnp.minimum(wanted, remaining)
+        x, v, a = yoshida4_step(masses, c.state.positions, c.state.velocities, c.acc, h)
+        t = jnp.where(last, t_end, c.state.t + h)
+        floor = wanted < dt_min
+        status = jnp.where(floor, STATUS_STEP_FLOOR, step_status(all_finite(x, v, a))).astype(
+            jnp.int32
+        )
+        accepted = status == STATUS_OK
+        stats = c.stats._replace(
+            n_steps=c.stats.n_steps + accepted,
+            n_force_evals=c.stats.n_force_evals + jnp.where(floor, 0, len(YOSHIDA4_WEIGHTS)),
+            status=status,
+        )
+        moved = SymplecticCarry(NBodyState(x, v, t), a, stats)
+        return select(accepted, moved, c._replace(stats=stats))
+
     def advance(masses: Array, carry: SymplecticCarry, t_end: Array) -> SymplecticCarry:
         def running(c: SymplecticCarry) -> Array:
             return (c.state.t < t_end) & may_continue(c.stats, max_steps)
 
-        def step(c: SymplecticCarry) -> SymplecticCarry:
-            wanted = shared_timestep(masses, c.state.positions, c.state.velocities, eta)
-            remaining = t_end - c.state.t
-            last = wanted >= remaining
-            h = jnp.minimum(wanted, remaining)
-            x, v, a = yoshida4_step(masses, c.state.positions, c.state.velocities, c.acc, h)
-            t = jnp.where(last, t_end, c.state.t + h)
-            floor = wanted < dt_min
-            status = jnp.where(floor, STATUS_STEP_FLOOR, step_status(all_finite(x, v, a))).astype(
-                jnp.int32
-            )
-            accepted = status == STATUS_OK
-            stats = c.stats._replace(
-                n_steps=c.stats.n_steps + accepted,
-                n_force_evals=c.stats.n_force_evals + jnp.where(floor, 0, len(YOSHIDA4_WEIGHTS)),
-                status=status,
-            )
-            moved = SymplecticCarry(NBodyState(x, v, t), a, stats)
-            return select(accepted, moved, c._replace(stats=stats))
-
-        carry = lax.while_loop(running, step, carry)
+        carry = lax.while_loop(running, lambda c: step(masses, c, t_end), carry)
         return carry._replace(stats=settle(carry.stats, carry.state, t_end))
 
-    return Integrator(init, advance)
+    return Integrator(init, advance, step)

@@ -100,46 +100,46 @@ def hermite4(criterion: str, eta: Array, dt_min: Array, max_steps: int) -> Integ
         zeros = jnp.zeros_like(acc)
         return HermiteCarry(state, acc, jerk, zeros, zeros, jnp.asarray(False), fresh_stats(1))
 
+    def step(masses: Array, c: HermiteCarry, t_end: Array) -> HermiteCarry:
+        wanted = _wanted_step(masses, c, criterion, eta)
+        remaining = t_end - c.state.t
+        last = wanted >= remaining
+        dt = jnp.minimum(wanted, remaining)
+        s = hermite_step(masses, c.state.positions, c.state.velocities, c.acc, c.jerk, dt)
+        # A step clipped onto t_end can be arbitrarily short, where the interpolation's finite
+        # differences lose all precision: carry the previous derivatives forward instead.
+        extrapolate = last & c.has_history
+        snap = jnp.where(extrapolate, c.snap + dt * c.crackle, s.snap)
+        crackle = jnp.where(extrapolate, c.crackle, s.crackle)
+        t = jnp.where(last, t_end, c.state.t + dt)
+        moved = HermiteCarry(
+            NBodyState(s.positions, s.velocities, t),
+            s.acc,
+            s.jerk,
+            snap,
+            crackle,
+            jnp.asarray(True),
+            c.stats,
+        )
+        floor = wanted < dt_min
+        status = jnp.where(
+            floor,
+            STATUS_STEP_FLOOR,
+            step_status(all_finite(s.positions, s.velocities, s.acc, s.jerk)),
+        ).astype(jnp.int32)
+        accepted = status == STATUS_OK
+        stats = c.stats._replace(
+            n_steps=c.stats.n_steps + accepted,
+            n_force_evals=c.stats.n_force_evals + ~floor,
+            status=status,
+        )
+        return select(accepted, moved, c)._replace(stats=stats)
+
     def advance(masses: Array, carry: HermiteCarry, t_end: Array) -> HermiteCarry:
         def running(c: HermiteCarry) -> Array:
             return (c.state.t < t_end) & may_continue(c.stats, max_steps)
 
-        def step(c: HermiteCarry) -> HermiteCarry:
-            wanted = _wanted_step(masses, c, criterion, eta)
-            remaining = t_end - c.state.t
-            last = wanted >= remaining
-            dt = jnp.minimum(wanted, remaining)
-            s = hermite_step(masses, c.state.positions, c.state.velocities, c.acc, c.jerk, dt)
-            # A step clipped onto t_end can be arbitrarily short, where the interpolation's finite
-            # differences lose all precision: carry the previous derivatives forward instead.
-            extrapolate = last & c.has_history
-            snap = jnp.where(extrapolate, c.snap + dt * c.crackle, s.snap)
-            crackle = jnp.where(extrapolate, c.crackle, s.crackle)
-            t = jnp.where(last, t_end, c.state.t + dt)
-            moved = HermiteCarry(
-                NBodyState(s.positions, s.velocities, t),
-                s.acc,
-                s.jerk,
-                snap,
-                crackle,
-                jnp.asarray(True),
-                c.stats,
-            )
-            floor = wanted < dt_min
-            status = jnp.where(
-                floor,
-                STATUS_STEP_FLOOR,
-                step_status(all_finite(s.positions, s.velocities, s.acc, s.jerk)),
-            ).astype(jnp.int32)
-            accepted = status == STATUS_OK
-            stats = c.stats._replace(
-                n_steps=c.stats.n_steps + accepted,
-                n_force_evals=c.stats.n_force_evals + ~floor,
-                status=status,
-            )
-            return select(accepted, moved, c)._replace(stats=stats)
-
-        carry = lax.while_loop(running, step, carry)
+        carry = lax.while_loop(running, lambda c: step(masses, c, t_end), carry)
         return carry._replace(stats=settle(carry.stats, carry.state, t_end))
 
-    return Integrator(init, advance)
+    return Integrator(init, advance, step)

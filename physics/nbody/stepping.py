@@ -26,10 +26,16 @@ from physics.nbody.state import (
 
 
 class Integrator(NamedTuple):
-    """init: (masses (N,), NBodyState) -> carry. advance: (masses, carry, t_end ()) -> carry."""
+    """init: (masses (N,), NBodyState) -> carry. advance: (masses, carry, t_end ()) -> carry.
+
+    step: (masses, carry, t_end) -> carry, one natural step (clipped to land on t_end), for the
+    adaptive schemes whose step the dynamics choose; None for the fixed-step ones. ``advance``
+    is ``step`` repeated while ``state.t < t_end``; dense output interpolates between steps.
+    """
 
     init: Callable[[Array, NBodyState], Any]
     advance: Callable[[Array, Any, Array], Any]
+    step: Callable[[Array, Any, Array], Any] | None = None
 
 
 def all_finite(*arrays: Array) -> Array:

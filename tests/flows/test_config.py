@@ -68,6 +68,8 @@ def test_precedence_quick_then_file_then_set(tmp_path):
             "shape of positions",
         ),
         (["resume_from=/nonexistent/ckpt.msgpack"], "resume_from", "does not exist"),
+        (["integrator=leapfrog", "sampling=interpolate"], "sampling", "needs the adaptive"),
+        (["batch_strategy=pmap"], "batch_strategy", "'vmap' or 'sequential'"),
     ],
 )
 def test_invalid_configs_name_the_key(overrides, key, allowed):

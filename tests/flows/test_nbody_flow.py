@@ -133,3 +133,24 @@ def test_sequential_batch_equals_the_vmapped_batch():
         np.asarray(sequential.stats.n_force_evals), np.asarray(vmapped.stats.n_force_evals)
     )
     assert len(set(np.asarray(vmapped.stats.n_steps).tolist())) > 1  # uneven work per system
+
+
+def test_interpolated_samples_leave_the_steps_alone():
+    """With sampling=interpolate a densely sampled run takes exactly the steps of a run sampled
+    only at its chunk ends, and ends in the same state bit for bit."""
+    values = {"ic": "random_triple", "n_systems": 2, "seed": 3, "t_end": 1.0, "n_chunks": 2}
+    dense = build_config(NBodyConfig, {**values, "n_outputs": 16, "sampling": "interpolate"})
+    sparse = build_config(NBodyConfig, {**values, "n_outputs": 2})
+    runs = []
+    for config in (dense, sparse):
+        masses, state = initial_system(config)
+        runs.append(integrate_in_chunks(config, masses, start_run(masses, state))[0])
+    dense_run, sparse_run = runs
+    assert dense_run.times.shape == (17,) and sparse_run.times.shape == (3,)
+    np.testing.assert_array_equal(
+        np.asarray(dense_run.stats.n_force_evals), np.asarray(sparse_run.stats.n_force_evals)
+    )
+    np.testing.assert_array_equal(
+        np.asarray(dense_run.state.positions), np.asarray(sparse_run.state.positions)
+    )
+    np.testing.assert_array_equal(dense_run.energies[:, ::8], sparse_run.energies)
