@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from flows.config import build_config  # noqa: E402
 from flows.rl_eval import (  # noqa: E402
     RLEvalConfig,
+    default_cost_weight,
     evaluate_integrator,
     front_metrics,
     held_out_systems,
@@ -106,6 +107,17 @@ def main() -> None:
     if args.quick:
         return
     source = f"`{args.pareto}` of a flow run" if args.pareto else "computed here"
+    steps = (
+        " (a step lands on every interval end)"
+        if policy.config.get("clip_to_interval", True)
+        else " (the integrator's own steps; η changes at the first step past an interval's end, "
+        "so a fixed η is exactly the uninterrupted integration)"
+    )
+    weight = (
+        f", cost weight {default_cost_weight(policy):.3g} (the policy's calibrated trade-off)"
+        if policy.config["observation"] == "tradeoff"
+        else ""
+    )
     command = "python benchmarks/rl_timestep.py" + "".join(f" {a}" for a in sys.argv[1:])
     section = (
         f"{SECTION}\n\n"
@@ -115,11 +127,11 @@ def main() -> None:
         f"random_triple seeds ≥ {policy.config.get('held_out_below')}); {config.n_seeds} held-out "
         f"systems, seeds {config.seed_start} … {config.seed_start + config.n_seeds - 1}, "
         f"integrated to t = {config.t_end:g} in control intervals of "
-        f"{policy.config['interval']:g} time units. Every fixed η runs through the same "
-        "environment (same intervals, same force-evaluation count); medians over the systems of "
-        "the final |ΔE/E₀| and of the force evaluations (the initial one included); wall times "
-        "are whole batches, one system after another, compiled beforehand. IAS15: REBOUND "
-        "defaults, force evaluations counted with an `additional_forces` counter.\n\n"
+        f"{policy.config['interval']:g} time units{steps}{weight}. Every fixed η runs through the "
+        "same environment (same intervals, same force-evaluation count); medians over the "
+        "systems of the final |ΔE/E₀| and of the force evaluations (the initial one included); "
+        "wall times are whole batches, one system after another, compiled beforehand. IAS15: "
+        "REBOUND defaults, force evaluations counted with an `additional_forces` counter.\n\n"
         f"{table}\n{checks}\n"
         + (f"\n{Path(args.note_file).read_text().strip()}\n" if args.note_file else "")
     )

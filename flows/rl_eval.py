@@ -84,6 +84,14 @@ class RLEvalConfig(FlowConfig):
         ["yoshida4_adaptive"], description="further integrators driven without retraining"
     )
     common_eta: float = Field(0.01, gt=0, description="the usual fixed setting to beat")
+    cost_weight: float | None = Field(
+        None,
+        gt=0,
+        description="tradeoff policies: price of force evaluations (default: the policy's own)",
+    )
+    tradeoff_sweep: list[float] = Field(
+        [], description="tradeoff policies: further cost weights, one extra row each"
+    )
     safeguard: bool = Field(False, description="also evaluate the policy with the safeguard")
     safeguard_factor: float = Field(10.0, gt=1, description="η divisor of a redone interval")
     safeguard_threshold: float = Field(2.0, gt=0, description="decades of error jump to redo")
@@ -112,7 +120,17 @@ class RLEvalConfig(FlowConfig):
             raise ValueError("transfer_integrators: must not repeat integrator")
         if len(set(self.transfer_integrators)) != len(self.transfer_integrators):
             raise ValueError("transfer_integrators: must not repeat an integrator")
-        etas = load_policy(resolve_policy(self.policy)).etas
+        policy = load_policy(resolve_policy(self.policy))
+        if policy.config["observation"] != "tradeoff":
+            if self.cost_weight is not None:
+                raise ValueError("cost_weight: the policy was not trained with a trade-off input")
+            if self.tradeoff_sweep:
+                raise ValueError(
+                    "tradeoff_sweep: the policy was not trained with a trade-off input"
+                )
+        if not all(weight > 0 for weight in self.tradeoff_sweep):
+            raise ValueError("tradeoff_sweep: cost weights must be > 0")
+        etas = policy.etas
         if not any(math.isclose(self.common_eta, eta, rel_tol=1e-6) for eta in etas):
             listed = ", ".join(f"{eta:.4g}" for eta in etas)
             raise ValueError(f"common_eta: must be one of the policy's actions ({listed})")
@@ -149,6 +167,13 @@ def row(
     }
 
 
+def default_cost_weight(policy: Policy) -> float:
+    """The cost weight a policy runs with unless told otherwise (its calibrated one)."""
+    return float(
+        policy.config.get("cost_weight", policy.config.get("reward", {}).get("cost_weight", 1.0))
+    )
+
+
 def _timed(fn):
     start = time.perf_counter()
     result = jax.block_until_ready(fn())
@@ -170,21 +195,25 @@ def evaluate_integrator(
     act = make_act(tuple(policy.config["hidden"]), len(policy.etas))
     reward = policy.config.get("reward", {})
 
-    def params(safeguard: bool):
+    weight = default_cost_weight(policy) if config.cost_weight is None else config.cost_weight
+
+    def params(safeguard: bool, cost_weight: float = weight):
         return env_params(
             etas=policy.etas,
             interval=policy.config["interval"],
+            clip_to_interval=policy.config.get("clip_to_interval", True),
             t_end=config.t_end,
             max_energy_error=reward.get("max_energy_error", 0.1),
+            cost_weight=cost_weight,
             safeguard=safeguard,
             safeguard_factor=config.safeguard_factor,
             safeguard_threshold=config.safeguard_threshold,
             safeguard_retries=config.safeguard_retries,
         )
 
-    def run(action: int, safeguard: bool = False) -> Rollout:
+    def run(action: int, safeguard: bool = False, cost_weight: float = weight) -> Rollout:
         act_params = (policy.params, jnp.asarray(action, jnp.int32))
-        return compiled(act_params, params(safeguard), masses, systems)
+        return compiled(act_params, params(safeguard, cost_weight), masses, systems)
 
     start = time.perf_counter()
     compiled = rollout.lower(
@@ -200,14 +229,16 @@ def evaluate_integrator(
 
     rows, details = [], {}
     runs = [
-        (f"fixed eta={eta:.3g}", "fixed", index, False) for index, eta in enumerate(policy.etas)
+        (f"fixed eta={eta:.3g}", "fixed", index, False, weight)
+        for index, eta in enumerate(policy.etas)
     ]
-    runs.append(("rl", "rl", -1, False))
+    runs.append(("rl", "rl", -1, False, weight))
     if config.safeguard:
-        runs.append(("rl+safeguard", "rl", -1, True))
-    for label, method, action, safeguard in runs:
+        runs.append(("rl+safeguard", "rl", -1, True, weight))
+    runs += [(f"rl w={w:.3g}", "rl", -1, False, w) for w in config.tradeoff_sweep]
+    for label, method, action, safeguard, cost_weight in runs:
         on_row(f"{integrator}: {label}")
-        result, wall = _timed(lambda a=action, s=safeguard: run(a, s))
+        result, wall = _timed(lambda a=action, s=safeguard, w=cost_weight: run(a, s, w))
         summary = summarise(result)
         errors, evals = np.asarray(result.energy_error), np.asarray(result.force_evals)
         rows.append(
@@ -221,6 +252,7 @@ def evaluate_integrator(
                 label=label,
                 safeguard=safeguard,
                 n_failed=summary.n_failed,
+                cost_weight=cost_weight if method == "rl" else None,
             )
         )
         details[f"{integrator}/{label}"] = per_system(result)
@@ -307,6 +339,11 @@ def front_metrics(rows: list[dict[str, Any]], integrator: str, common_eta: float
     }
 
 
+def is_sweep(r: dict[str, Any]) -> bool:
+    """A policy row at one of the ``tradeoff_sweep`` weights."""
+    return r["method"] == "rl" and r.get("label", "").startswith("rl w=")
+
+
 def pareto_plot(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
     """Median |ΔE/E₀| against median force evaluations (log-log): one fixed-η curve per
     integrator, the policy's point(s), IAS15."""
@@ -335,8 +372,23 @@ def pareto_plot(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
                 textcoords="offset points",
                 color=colour,
             )
+        sweep = sorted(
+            (r for r in rows if r["integrator"] == integrator and is_sweep(r)),
+            key=lambda r: r["force_evals_median"],
+        )
+        if sweep:
+            ax.loglog(
+                [r["force_evals_median"] for r in sweep],
+                [max(r["energy_error_median"], floor) for r in sweep],
+                "d--",
+                color=colour,
+                ms=5,
+                lw=1,
+                mfc="w",
+                label=f"rl, other cost weights, {integrator}",
+            )
         for r in rows:
-            if r["method"] == "rl" and r["integrator"] == integrator:
+            if r["method"] == "rl" and r["integrator"] == integrator and not is_sweep(r):
                 ax.loglog(
                     r["force_evals_median"],
                     max(r["energy_error_median"], floor),
@@ -394,7 +446,7 @@ def controllers_task(
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, float]]:
     masses, systems = held_out_systems(config)
     integrators = [config.integrator, *config.transfer_integrators]
-    per_integrator = len(policy.etas) + 1 + int(config.safeguard)
+    per_integrator = len(policy.etas) + 1 + int(config.safeguard) + len(config.tradeoff_sweep)
     progress = Progress(
         f"{FLOW_NAME} [{config.n_seeds} systems]", per_integrator * len(integrators)
     )

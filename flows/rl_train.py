@@ -52,7 +52,7 @@ class RLTrainConfig(FlowConfig):
 
     seed: int = Field(DEFAULTS.seed, ge=0, description="PRNG seed of the whole run")
     integrator: Literal["hermite4", "yoshida4_adaptive"] = DEFAULTS.integrator
-    observation: Literal["invariant", "published"] = DEFAULTS.observation
+    observation: Literal["invariant", "published", "tradeoff"] = DEFAULTS.observation
     n_envs: int = Field(DEFAULTS.n_envs, ge=1, description="environments stepped per iteration")
     iterations: int = Field(DEFAULTS.iterations, ge=1, description="control steps per environment")
     n_chunks: int = Field(DEFAULTS.n_chunks, ge=1, description="jitted chunks (log + validate)")
@@ -79,12 +79,22 @@ class RLTrainConfig(FlowConfig):
     env_chunk: int = Field(DEFAULTS.env_chunk, ge=1, description="environments vmapped together")
     etas: list[float] = Field(list(PUBLISHED_ETAS), description="η of each action")
     interval: float = Field(DEFAULTS.interval, gt=0, description="time per control step")
+    clip_to_interval: bool = Field(
+        DEFAULTS.clip_to_interval,
+        description="land a step on every interval end (published), else natural steps",
+    )
     episode_steps: int = Field(DEFAULTS.episode_steps, ge=1, description="control steps/episode")
     max_energy_error: float = Field(DEFAULTS.max_energy_error, gt=0)
     energy_target: float = Field(DEFAULTS.energy_target, gt=0)
     error_weight: float = Field(DEFAULTS.error_weight, ge=0)
     cost_weight: float = Field(DEFAULTS.cost_weight, ge=0)
     cost_scale: float = Field(DEFAULTS.cost_scale, gt=0, description="force evals per unit cost")
+    cost_weight_spread: float = Field(
+        DEFAULTS.cost_weight_spread,
+        ge=0,
+        le=4,
+        description="decades of per-episode cost weights centred on cost_weight (0: fixed)",
+    )
     failure_penalty: float = Field(DEFAULTS.failure_penalty, ge=0)
     switch_penalty: float = Field(DEFAULTS.switch_penalty, ge=0, description="cost of changing η")
     max_steps_per_interval: int = Field(DEFAULTS.max_steps_per_interval, ge=1)
@@ -95,6 +105,12 @@ class RLTrainConfig(FlowConfig):
     dt_min: float = Field(DEFAULTS.dt_min, gt=0)
     validation_systems: int = Field(DEFAULTS.validation_systems, ge=1)
     validation_seed: int = Field(DEFAULTS.validation_seed, ge=TRAIN_SEED_LOW)
+    calibration_points: int = Field(
+        DEFAULTS.calibration_points, ge=1, description="cost weights tried for a tradeoff policy"
+    )
+    common_eta: float = Field(
+        DEFAULTS.common_eta, gt=0, description="fixed η a tradeoff policy is calibrated to beat"
+    )
 
     quick_overrides = {
         "n_envs": 4,
@@ -130,6 +146,12 @@ class RLTrainConfig(FlowConfig):
             raise ValueError(f"learning_starts: must not exceed buffer_size ({self.buffer_size})")
         if self.n_chunks > self.iterations:
             raise ValueError(f"n_chunks: must not exceed iterations ({self.iterations})")
+        if self.observation == "tradeoff" and self.cost_weight_spread == 0:
+            raise ValueError("cost_weight_spread: must be > 0 for observation 'tradeoff'")
+        if self.observation != "tradeoff" and self.cost_weight_spread > 0:
+            raise ValueError("cost_weight_spread: needs observation 'tradeoff' to show the weight")
+        if not any(math.isclose(self.common_eta, eta, rel_tol=1e-6) for eta in self.etas):
+            raise ValueError("common_eta: must be one of etas")
         if self.validation_seed + self.validation_systems > SEED_HIGH:
             raise ValueError(f"validation_seed: seeds must stay below {SEED_HIGH}")
         return self
@@ -154,6 +176,7 @@ def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experim
         "hidden": list(config.hidden),
         "etas": list(config.etas),
         "interval": config.interval,
+        "clip_to_interval": config.clip_to_interval,
         "integrator": config.integrator,
         "criterion": "rv",
         "reward": {
@@ -161,6 +184,7 @@ def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experim
             "error_weight": config.error_weight,
             "cost_weight": config.cost_weight,
             "cost_scale": config.cost_scale,
+            "cost_weight_spread": config.cost_weight_spread,
             "failure_penalty": config.failure_penalty,
             "switch_penalty": config.switch_penalty,
             "max_energy_error": config.max_energy_error,
@@ -187,6 +211,14 @@ def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experim
             )
         },
         "validation_front": result.validation_front,
+        "cost_weight": result.cost_weight,
+        "cost_weight_rule": (
+            "the lowest max(error / common error, force evals / common force evals) against "
+            f"eta = {config.common_eta} over the validation systems among the calibration weights"
+            if config.observation == "tradeoff"
+            else "the training weight"
+        ),
+        "calibration": result.calibration,
         "train_seconds": result.train_seconds,
         "mlflow_run_id": run_id,
         "mlflow_experiment": experiment,
@@ -208,6 +240,7 @@ def train_metrics(config: TrainConfig, result: TrainResult) -> dict[str, float]:
         "episodes": float(sum(record["episodes"] for record in result.history)),
         "env_steps": float(last["env_steps"]),
         "train_time_s": result.train_seconds,
+        "cost_weight": result.cost_weight,
         "compile_time_s": result.compile_seconds,
     }
 

@@ -4,13 +4,20 @@ An episode integrates one planar three-body system (``physics.nbody.random_tripl
 = 1). Every control step the agent picks an accuracy parameter η from ``params.etas`` and the
 integrator advances the system by ``params.interval`` time units with it (clipped at
 ``params.t_end``, where the episode is truncated). The integrator's carry (forces, and for
-Hermite their derivatives) is kept between control steps, so the integration is the same as one
-uninterrupted run with η switched at the interval boundaries.
+Hermite their derivatives) is kept between control steps. With ``clip_to_interval`` (the
+published set-up) the last step of an interval is shortened to land on its end, which costs up to
+one extra step per interval; without it the integrator takes its own steps and a control step
+ends with the first step that reaches or passes the interval's end, so a run at one η is exactly
+the uninterrupted integration, whatever the interval, and short intervals cost nothing extra.
 
 Reward of a control step, with ℓ(e) = log10(e + energy_target) of the relative energy error e:
 
-    r = −error_weight · (ℓ(e_after) − ℓ(e_before)) − cost_weight · force_evals / cost_scale
+    r = −error_weight · (ℓ(e_after) − ℓ(e_before)) − w · force_evals / cost_scale
         − failure_penalty · [failed] − switch_penalty · [η changed]
+
+The cost weight w is ``params.cost_weight``, or, with ``cost_weight_spread`` > 0, drawn for each
+episode log-uniformly within ``cost_weight_spread`` decades centred on it; the "tradeoff"
+observation shows the agent log10 w, so one policy learns every trade-off in that range.
 
 It decreases strictly with the error the step leaves and with the force evaluations it spent
 (:func:`control_reward`). The error terms telescope: over an episode they sum to ℓ of the final
@@ -47,7 +54,7 @@ from jax import Array, lax
 import physics.nbody as nbody
 from physics.nbody.integrate import make_integrator
 from physics.nbody.state import fresh_stats
-from physics.nbody.stepping import Integrator, select
+from physics.nbody.stepping import Integrator, may_continue, select, settle
 from rl_timestep.features import OBSERVATIONS, n_features, observe
 
 PUBLISHED_ETAS = tuple(float(f"{10**exponent:.12g}") for exponent in np.linspace(-4.0, -1.0, 10))
@@ -73,6 +80,7 @@ class EnvParams(NamedTuple):
     error_weight: Array
     cost_weight: Array
     cost_scale: Array  # force evaluations per unit of cost
+    cost_weight_spread: Array  # decades of the per-episode cost weight's range (0: fixed)
     failure_penalty: Array
     switch_penalty: Array  # charged when the action differs from the previous one
     safeguard: Array  # () bool
@@ -80,6 +88,7 @@ class EnvParams(NamedTuple):
     safeguard_threshold: Array  # decades of ℓ increase in one step that trigger a redo
     safeguard_retries: Array  # () int
     dt_min: Array
+    clip_to_interval: Array  # () bool: land a step on every interval end (else natural steps)
     seed_low: Array  # reset() draws random_triple seeds in [seed_low, seed_high)
     seed_high: Array
 
@@ -93,6 +102,7 @@ def env_params(
     error_weight: float = 1.0,
     cost_weight: float = 1.0,
     cost_scale: float = 1000.0,
+    cost_weight_spread: float = 0.0,
     failure_penalty: float = 10.0,
     switch_penalty: float = 0.0,
     safeguard: bool = False,
@@ -100,6 +110,7 @@ def env_params(
     safeguard_threshold: float = 2.0,
     safeguard_retries: int = 2,
     dt_min: float = 1e-11,
+    clip_to_interval: bool = True,
     seed_low: int = TRAIN_SEED_LOW,
     seed_high: int = SEED_HIGH,
 ) -> EnvParams:
@@ -114,6 +125,7 @@ def env_params(
         error_weight=jnp.asarray(error_weight, f64),
         cost_weight=jnp.asarray(cost_weight, f64),
         cost_scale=jnp.asarray(cost_scale, f64),
+        cost_weight_spread=jnp.asarray(cost_weight_spread, f64),
         failure_penalty=jnp.asarray(failure_penalty, f64),
         switch_penalty=jnp.asarray(switch_penalty, f64),
         safeguard=jnp.asarray(safeguard),
@@ -121,6 +133,7 @@ def env_params(
         safeguard_threshold=jnp.asarray(safeguard_threshold, f64),
         safeguard_retries=jnp.asarray(safeguard_retries, jnp.int32),
         dt_min=jnp.asarray(dt_min, f64),
+        clip_to_interval=jnp.asarray(clip_to_interval),
         seed_low=jnp.asarray(seed_low, jnp.int64),
         seed_high=jnp.asarray(seed_high, jnp.int64),
     )
@@ -138,12 +151,17 @@ def control_reward(
     force_evals: Array,
     failed: Array,
     switched: Array,
+    cost_weight: Array | None = None,
 ) -> Array:
-    """Reward of one control step (see the module docstring); all arguments ()."""
+    """Reward of one control step (see the module docstring); all arguments ().
+
+    cost_weight: the episode's weight w (default ``params.cost_weight``).
+    """
+    weight = params.cost_weight if cost_weight is None else cost_weight
     return (
         -params.error_weight
         * (log_error_level(error_after, params) - log_error_level(error_before, params))
-        - params.cost_weight * force_evals / params.cost_scale
+        - weight * force_evals / params.cost_scale
         - params.failure_penalty * failed
         - params.switch_penalty * switched
     )
@@ -161,6 +179,7 @@ class EnvState(NamedTuple):
     steps: Array  # () control steps taken in this episode
     last_action: Array  # () int32 action of the last control step (-1 at a reset)
     force_evals: Array  # () force evaluations since the reset, the initial one included
+    cost_weight: Array  # () the episode's cost weight w of the reward
 
     @property
     def energy_error(self) -> Array:
@@ -187,8 +206,9 @@ class TimestepEnv:
     """Time-step control of a planar three-body integration.
 
     integrator: a name from ``physics.nbody.ADAPTIVE_INTEGRATORS`` (its step follows η; the
-    "rv" criterion). observation: "invariant" or "published". max_steps: integrator steps allowed
-    in one control interval (more is a failure). All three are static (part of the compiled code).
+    "rv" criterion). observation: one of ``rl_timestep.features.OBSERVATIONS``. max_steps:
+    integrator steps allowed in one control interval (more is a failure). All three are static
+    (part of the compiled code).
     """
 
     def __init__(
@@ -233,12 +253,19 @@ class TimestepEnv:
             state.last_jump,
             state.last_action / (params.etas.shape[0] - 1),
             params.interval,
+            state.cost_weight,
         )
 
     def reset_to(
-        self, masses: Array, system: nbody.NBodyState, params: EnvParams, seed: Array | int = -1
+        self,
+        masses: Array,
+        system: nbody.NBodyState,
+        params: EnvParams,
+        seed: Array | int = -1,
+        cost_weight: Array | None = None,
     ) -> tuple[Array, EnvState]:
-        """Start an episode from a given system: masses (N,), its state at t = 0."""
+        """Start an episode from a given system: masses (N,), its state at t = 0; the cost
+        weight defaults to ``params.cost_weight``."""
         masses = jnp.asarray(masses, jnp.float64)
         carry = self._scheme(params.etas[0], params).init(masses, system)
         state = EnvState(
@@ -251,19 +278,35 @@ class TimestepEnv:
             steps=jnp.zeros((), jnp.int32),
             last_action=jnp.asarray(-1, jnp.int32),
             force_evals=carry.stats.n_force_evals,
+            cost_weight=jnp.asarray(
+                params.cost_weight if cost_weight is None else cost_weight, jnp.float64
+            ),
         )
         return self._observe(state, params), state
 
     def reset(self, key: Array, params: EnvParams) -> tuple[Array, EnvState]:
-        """A new episode on random_triple(seed), seed uniform in [seed_low, seed_high)."""
+        """A new episode on random_triple(seed), seed uniform in [seed_low, seed_high), and its
+        cost weight (see the module docstring)."""
         seed = jax.random.randint(key, (), params.seed_low, params.seed_high, dtype=jnp.int64)
+        offset = jax.random.uniform(jax.random.fold_in(key, 1), (), jnp.float64, -0.5, 0.5)
+        weight = params.cost_weight * 10.0 ** (offset * params.cost_weight_spread)
         masses, system = nbody.random_triple(seed)
-        return self.reset_to(masses, system, params, seed)
+        return self.reset_to(masses, system, params, seed, weight)
 
     def _integrate(self, state: EnvState, eta: Array, t_next: Array, params: EnvParams):
-        """One attempt at the interval: (carry, E/E₀ − 1); the carry's stats cover it alone."""
+        """One attempt at the interval: (carry, E/E₀ − 1); the carry's stats cover it alone.
+
+        Steps until t_next, each clipped to land on t_next (``clip_to_interval``) or only on
+        ``params.t_end``."""
         start = state.carry._replace(stats=fresh_stats(0))
-        carry = self._scheme(eta, params).advance(state.masses, start, t_next)
+        scheme = self._scheme(eta, params)
+        land = jnp.where(params.clip_to_interval, t_next, params.t_end)
+
+        def running(c):
+            return (c.state.t < t_next) & may_continue(c.stats, self.max_steps)
+
+        carry = lax.while_loop(running, lambda c: scheme.step(state.masses, c, land), start)
+        carry = carry._replace(stats=settle(carry.stats, carry.state, t_next))
         system = carry.state
         energy = nbody.total_energy(state.masses, system.positions, system.velocities)
         relative = energy / state.energy0 - 1.0
@@ -273,7 +316,11 @@ class TimestepEnv:
         self, state: EnvState, action: Array, params: EnvParams
     ) -> tuple[Array, EnvState, Array, Array, StepInfo]:
         """One control step without auto-reset: (obs, state, reward, done, info)."""
-        t_next = jnp.minimum(state.carry.state.t + params.interval, params.t_end)
+        # Natural steps end past the interval's end: the next one starts from the nominal grid.
+        start = jnp.where(
+            params.clip_to_interval, state.carry.state.t, state.steps * params.interval
+        )
+        t_next = jnp.minimum(start + params.interval, params.t_end)
 
         def jump(relative: Array) -> Array:
             """Increase of ℓ over the interval."""
@@ -320,6 +367,7 @@ class TimestepEnv:
             evals,
             terminated,
             (state.last_action >= 0) & (action != state.last_action),
+            state.cost_weight,
         )
         new_state = EnvState(
             masses=state.masses,
@@ -331,6 +379,7 @@ class TimestepEnv:
             steps=state.steps + 1,
             last_action=jnp.asarray(action, jnp.int32),
             force_evals=state.force_evals + evals,
+            cost_weight=state.cost_weight,
         )
         obs = self._observe(new_state, params)
         info = StepInfo(

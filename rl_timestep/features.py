@@ -1,6 +1,6 @@
 """Observations of a gravitational few-body system for a time-step controller.
 
-Two kinds (``OBSERVATIONS``):
+Three kinds (``OBSERVATIONS``):
 
 - ``"published"``: the 13 numbers of the published controller, positions / 10, velocities and
   -log10|ΔE/E₀| (three bodies in 2D). Neither scale- nor permutation-invariant.
@@ -16,6 +16,9 @@ Two kinds (``OBSERVATIONS``):
   interval and the previous action (a fraction of the action range, -1 at a reset). Invariant
   under relabelling the bodies, rotations, reflections and changes of units that keep the interval
   in dynamical times; any N ≥ 2 and d = 2 or 3.
+- ``"tradeoff"``: the invariant features and log10 of the episode's cost weight (the price of one
+  force evaluation against one decade of energy error in the reward), so that one policy serves
+  every trade-off, chosen when it is used.
 
 Every feature is O(1) for the systems of interest; the network sees them as float32.
 """
@@ -25,7 +28,7 @@ from jax import Array
 
 from physics.nbody.forces import pair_separations
 
-OBSERVATIONS = ("invariant", "published")
+OBSERVATIONS = ("invariant", "published", "tradeoff")
 ERROR_FLOOR = 1e-16
 """|ΔE/E₀| below this (round-off of float64) reads as this."""
 
@@ -38,8 +41,9 @@ def n_features(observation: str, n_bodies: int = 3, dim: int = 2) -> int:
     """Length of the observation vector."""
     if observation == "published":
         return 2 * n_bodies * dim + 1
-    if observation == "invariant":
-        return PAIR_FEATURES * (n_bodies * (n_bodies - 1) // 2) + 3
+    if observation in ("invariant", "tradeoff"):
+        pairs = PAIR_FEATURES * (n_bodies * (n_bodies - 1) // 2)
+        return pairs + 3 + (observation == "tradeoff")
     raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
 
 
@@ -113,12 +117,14 @@ def observe(
     last_jump: Array,
     previous_action: Array,
     interval: Array,
+    cost_weight: Array | float = 1.0,
 ) -> Array:
     """The observation vector (n_features,) float32.
 
-    observation: "invariant" or "published" (static). energy_error: () current |ΔE/E₀|.
+    observation: one of OBSERVATIONS (static). energy_error: () current |ΔE/E₀|.
     last_jump: () |change of E/E₀| over the last control interval (0 at a reset).
     previous_action: () the last action as a fraction of the action range (-1 at a reset).
+    cost_weight: () the reward's cost weight (> 0; seen by "tradeoff" only).
     Other arguments as in :func:`pair_features`.
     """
     current = log_error(energy_error)
@@ -126,16 +132,17 @@ def observe(
         features = jnp.concatenate(
             [jnp.ravel(positions) / 10.0, jnp.ravel(velocities), -current[None]]
         )
-    elif observation == "invariant":
+    elif observation in ("invariant", "tradeoff"):
         pairs = pair_features(masses, positions, velocities, energy0, interval)
         errors = jnp.stack([current, log_error(last_jump)])
-        features = jnp.concatenate(
-            [
-                jnp.ravel(pairs),
-                (errors + _LOG_ERROR_CENTRE) / _LOG_ERROR_SCALE,
-                jnp.reshape(previous_action, (1,)),
-            ]
-        )
+        parts = [
+            jnp.ravel(pairs),
+            (errors + _LOG_ERROR_CENTRE) / _LOG_ERROR_SCALE,
+            jnp.reshape(previous_action, (1,)),
+        ]
+        if observation == "tradeoff":
+            parts.append(jnp.reshape(jnp.log10(cost_weight), (1,)).astype(pairs.dtype))
+        features = jnp.concatenate(parts)
     else:
         raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
     return features.astype(jnp.float32)

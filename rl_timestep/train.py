@@ -6,7 +6,9 @@
 set. Every fixed η of the action set is rolled out on the same set once, before training, and the
 parameters kept are those whose median final |ΔE/E₀| lies furthest below that fixed-η front at
 their median force evaluations (the ratio to the front interpolated in log-log, the quantity the
-evaluation reports). Training systems are
+evaluation reports). A policy with the "tradeoff" observation is then rolled out at
+``calibration_points`` cost weights and its default weight is the one at which it beats the
+common setting η = ``common_eta`` by the widest margin (:func:`calibrate`). Training systems are
 random_triple(seed) with seeds drawn by ``jax.random`` in [TRAIN_SEED_LOW, 2³¹ − 1) and the
 validation seeds lie in that range too, so seeds below TRAIN_SEED_LOW (evaluation's default
 0 … 99) are never seen.
@@ -78,6 +80,7 @@ class TrainConfig:
     error_weight: float = 1.0
     cost_weight: float = 1.0
     cost_scale: float = 1750.0
+    cost_weight_spread: float = 0.0
     failure_penalty: float = 10.0
     switch_penalty: float = 0.2
     max_steps_per_interval: int = 20_000
@@ -86,9 +89,12 @@ class TrainConfig:
     safeguard_threshold: float = 2.0
     safeguard_retries: int = 2
     dt_min: float = 1e-11
-    # Model selection.
+    clip_to_interval: bool = True
+    # Model selection, and for the "tradeoff" observation the calibration of the cost weight.
     validation_systems: int = 64
     validation_seed: int = 1_000_000_000
+    calibration_points: int = 9
+    common_eta: float = 0.01
 
     @property
     def iterations_per_chunk(self) -> int:
@@ -108,6 +114,7 @@ class TrainConfig:
             error_weight=self.error_weight,
             cost_weight=self.cost_weight,
             cost_scale=self.cost_scale,
+            cost_weight_spread=self.cost_weight_spread,
             failure_penalty=self.failure_penalty,
             switch_penalty=self.switch_penalty,
             safeguard=self.safeguard,
@@ -115,6 +122,7 @@ class TrainConfig:
             safeguard_threshold=self.safeguard_threshold,
             safeguard_retries=self.safeguard_retries,
             dt_min=self.dt_min,
+            clip_to_interval=self.clip_to_interval,
             seed_low=TRAIN_SEED_LOW,
             seed_high=SEED_HIGH,
         )
@@ -147,6 +155,11 @@ class TrainConfig:
     def validation_seeds(self) -> np.ndarray:
         return self.validation_seed + np.arange(self.validation_systems)
 
+    def calibration_weights(self) -> np.ndarray:
+        """Cost weights tried by :func:`calibrate`: log-spaced over the trained range."""
+        half = 0.5 * self.cost_weight_spread
+        return self.cost_weight * np.logspace(-half, half, self.calibration_points)
+
     def as_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
@@ -162,6 +175,8 @@ class TrainResult(NamedTuple):
     validation_front: list[dict[str, float]]  # fixed-η medians on the validation systems
     train_seconds: float  # wall time of the chunks and validations, compilation excluded
     compile_seconds: float
+    cost_weight: float  # the default cost weight of the policy (calibrated for "tradeoff")
+    calibration: list[dict[str, float]]  # the selected policy at each calibration weight
 
 
 def chunk_record(
@@ -203,6 +218,49 @@ def chunk_record(
     )
     record["val_front_ratio"] = record["val_energy_error_median"] / at_front
     return record
+
+
+def dominance(error: float, evals: float, common: dict[str, float]) -> float:
+    """max(error / common error, evals / common evals): below 1 when a controller is both more
+    accurate and cheaper than the common fixed setting (a validation-front row)."""
+    return max(error / common["energy_error_median"], evals / common["force_evals_median"])
+
+
+def calibrate(
+    config: TrainConfig,
+    validate: Callable,
+    act_params: Any,
+    params: EnvParams,
+    masses: jax.Array,
+    systems: nbody.NBodyState,
+    front: list[dict[str, float]],
+) -> tuple[float, list[dict[str, float]]]:
+    """The default cost weight of a "tradeoff" policy and the policy's validation curve.
+
+    Rolls the policy out on the validation systems at each of ``config.calibration_weights()``
+    and returns the weight at which it dominates the common fixed setting (η = common_eta) by
+    the widest margin (lowest :func:`dominance`), with one record per weight.
+    """
+    common = min(front, key=lambda row: abs(math.log(row["eta"] / config.common_eta)))
+    evals_front = np.array([row["force_evals_median"] for row in front])
+    errors_front = np.array([row["energy_error_median"] for row in front])
+    records = []
+    for weight in config.calibration_weights():
+        weighted = params._replace(cost_weight=jnp.asarray(weight, jnp.float64))
+        result = validate(act_params, weighted, masses, systems)
+        error = float(np.median(result.energy_error))
+        evals = float(np.median(result.force_evals))
+        records.append(
+            {
+                "cost_weight": float(weight),
+                "energy_error_median": error,
+                "force_evals_median": evals,
+                "front_ratio": error / front_error_at(evals_front, errors_front, evals),
+                "dominance": dominance(error, evals, common),
+            }
+        )
+    best = min(records, key=lambda record: record["dominance"])
+    return best["cost_weight"], records
 
 
 def train(
@@ -253,6 +311,11 @@ def train(
         if record["val_front_ratio"] < best_ratio:
             best_ratio, best_chunk, best_params = record["val_front_ratio"], index, learner.q_params
         on_chunk(record)
+    cost_weight, calibration = config.cost_weight, []
+    if config.observation == "tradeoff":
+        cost_weight, calibration = calibrate(
+            config, validate, (best_params, no_fixed), params, masses, systems, front
+        )
     return TrainResult(
         params=best_params,
         final_params=learner.q_params,
@@ -261,4 +324,6 @@ def train(
         validation_front=front,
         train_seconds=time.perf_counter() - start,
         compile_seconds=compile_seconds,
+        cost_weight=cost_weight,
+        calibration=calibration,
     )

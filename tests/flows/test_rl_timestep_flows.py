@@ -52,6 +52,29 @@ ROW_KEYS = {
         (["run", "rl-timestep-train", "--set", "etas=[0.01]"], "etas"),
         (["run", "rl-timestep-train", "--set", "eps_end=0.5", "--set", "eps_start=0.1"], "eps_end"),
         (["run", "rl-timestep-train", "--set", "integrator=yoshida4"], "integrator"),
+        (
+            [
+                "run",
+                "rl-timestep-train",
+                "--set",
+                "observation=tradeoff",
+                "--set",
+                "cost_weight_spread=0",
+            ],
+            "cost_weight_spread: must be > 0",
+        ),
+        (
+            [
+                "run",
+                "rl-timestep-train",
+                "--set",
+                "observation=invariant",
+                "--set",
+                "cost_weight_spread=1",
+            ],
+            "cost_weight_spread: needs",
+        ),
+        (["run", "rl-timestep-train", "--set", "common_eta=0.02"], "common_eta"),
     ],
 )
 def test_bad_configs_exit_2_naming_the_key(argv, expected, capsys):
@@ -115,7 +138,8 @@ def saved_policy(tmp_path_factory):
         {"eta": eta, "energy_error_median": 1e-9, "force_evals_median": 100.0}
         for eta in config.etas
     ]
-    result = TrainResult(params, params, [record, record], 1, front, 1.5, 2.5)
+    calibration = [{"cost_weight": 1.0, "energy_error_median": 1e-9, "force_evals_median": 99.0}]
+    result = TrainResult(params, params, [record, record], 1, front, 1.5, 2.5, 1.0, calibration)
     folder = tmp_path_factory.mktemp("policy") / "policy"
     save_policy(folder, params, policy_config(config, result, "f" * 32, "rl-timestep-train"))
     return config, result, folder
@@ -176,3 +200,43 @@ def test_quick_configs_are_small():
     evaluation = build_config(RLEvalConfig, {}, quick=True)
     assert evaluation.n_seeds * evaluation.t_end <= 50
     assert jnp.asarray(evaluation.n_seeds) > 0
+
+
+def test_tradeoff_policy_runs_at_its_calibrated_and_the_swept_weights(tmp_path):
+    config = TrainConfig(hidden=(8,), observation="tradeoff", cost_weight_spread=0.5)
+    params = init_params(config.network(), jax.random.PRNGKey(1), n_features("tradeoff"))
+    record = {
+        "env_steps": 8.0,
+        "val_return": -2.0,
+        "val_front_ratio": 0.9,
+        "val_energy_error_median": 1e-9,
+        "val_force_evals_median": 100.0,
+    }
+    result = TrainResult(params, params, [record], 0, [], 1.0, 1.0, 1.3, [])
+    folder = save_policy(tmp_path / "policy", params, policy_config(config, result, "e" * 32, "x"))
+    assert load_policy(folder).config["cost_weight"] == 1.3
+    evaluation = build_config(
+        RLEvalConfig,
+        {
+            "policy": str(folder),
+            "n_seeds": 2,
+            "t_end": 1.0,
+            "transfer_integrators": [],
+            "tradeoff_sweep": [0.5, 2.0],
+            "max_steps_per_interval": 5_000,
+        },
+    )
+    masses, systems = held_out_systems(evaluation)
+    rows, _, _ = evaluate_integrator(evaluation, load_policy(folder), "hermite4", masses, systems)
+    rl = [(row["label"], row["cost_weight"]) for row in rows if row["method"] == "rl"]
+    assert rl == [("rl", 1.3), ("rl w=0.5", 0.5), ("rl w=2", 2.0)]
+    assert (
+        front_metrics(rows, "hermite4", 0.01)["rl_force_evals_median"]
+        == rows[-3]["force_evals_median"]
+    )
+
+
+def test_cost_weight_needs_a_tradeoff_policy(saved_policy):
+    _, _, folder = saved_policy
+    with pytest.raises(ValueError, match="cost_weight: the policy was not trained"):
+        build_config(RLEvalConfig, {"policy": str(folder), "cost_weight": 2.0})

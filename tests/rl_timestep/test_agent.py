@@ -9,6 +9,7 @@ import pytest
 from physics.nbody import random_triples
 from rl_timestep import replay
 from rl_timestep.dqn import DQNSettings, epsilon_at, init_learner, make_iteration
+from rl_timestep.env import PUBLISHED_INTERVAL
 from rl_timestep.evaluate import rollout
 from rl_timestep.policy import make_act
 from rl_timestep.train import TrainConfig, train
@@ -97,6 +98,7 @@ def test_dqn_learns_a_variant_where_one_action_is_always_best():
         validation_systems=8,
         max_steps_per_interval=5_000,
         etas=(0.3, 0.01, 0.3),
+        interval=PUBLISHED_INTERVAL,
         cost_weight=0.0,
         switch_penalty=0.0,
     )
@@ -108,3 +110,29 @@ def test_dqn_learns_a_variant_where_one_action_is_always_best():
     used = np.asarray(greedy.etas)
     assert np.all(used[np.isfinite(used)] == 0.01), used
     assert result.history[-1]["val_energy_error_median"] < 1e-8
+
+
+def test_tradeoff_training_calibrates_the_cost_weight_on_validation():
+    config = TrainConfig(
+        observation="tradeoff",
+        cost_weight=2.0,
+        cost_weight_spread=1.0,
+        calibration_points=3,
+        n_envs=2,
+        iterations=4,
+        n_chunks=1,
+        hidden=(8,),
+        batch_size=4,
+        learning_starts=4,
+        buffer_size=64,
+        episode_steps=2,
+        validation_systems=2,
+        max_steps_per_interval=5_000,
+        etas=(0.01, 0.0464, 0.1),
+    )
+    result = train(config)
+    weights = [record["cost_weight"] for record in result.calibration]
+    np.testing.assert_allclose(weights, [2.0 / 10**0.5, 2.0, 2.0 * 10**0.5])
+    best = min(result.calibration, key=lambda record: record["dominance"])
+    assert result.cost_weight == best["cost_weight"]
+    assert all(record["force_evals_median"] > 0 for record in result.calibration)

@@ -96,6 +96,32 @@ def test_control_steps_continue_one_integration(env, params):
     assert float(info.energy_error) == pytest.approx(abs(float(energies[-1] / e0 - 1)), rel=1e-9)
 
 
+def test_natural_steps_make_one_uninterrupted_integration(env, params):
+    """Without clipping, intervals at one η cost what one run to t_end costs, whatever their
+    length, and end where it ends; clipping to 4× shorter intervals costs more."""
+    masses, system = nb.random_triple(11)
+    natural = params._replace(clip_to_interval=jnp.asarray(False))
+    step_env = jax.jit(env.step_env)
+
+    def run(p, interval):
+        p = p._replace(interval=jnp.asarray(interval))
+        _, state = env.reset_to(masses, system, p)
+        done = False
+        while not done:
+            _, state, _, done, info = step_env(state, ACTION, p)
+        assert bool(info.truncated)
+        return state
+
+    states, _, stats = nb.trajectory(
+        masses, system, jnp.array([3 * INTERVAL]), eta=PUBLISHED_ETAS[ACTION]
+    )
+    for interval in (INTERVAL, INTERVAL / 4):
+        state = run(natural, interval)
+        assert int(state.force_evals) == int(stats.n_force_evals)
+        np.testing.assert_allclose(state.carry.state.positions, states.positions[-1], rtol=1e-12)
+    assert int(run(params, INTERVAL / 4).force_evals) > int(stats.n_force_evals)
+
+
 def test_episode_end_resets_and_keeps_the_final_observation(reset, step, params):
     obs, state = reset(jax.random.PRNGKey(1), params)
     for k in range(3):
@@ -124,6 +150,29 @@ def test_reward_decreases_with_error_and_with_cost(params):
     assert np.all(np.diff([reward(1e-8, n) for n in (1, 10, 100, 1000)]) < 0)
     assert reward(1e-8, 100, switched=True) < reward(1e-8, 100)
     assert float(control_reward(params, 1e-9, 1e-9, 100, True, False)) < reward(1e-9, 100)
+
+
+def test_episode_cost_weights_span_the_spread_and_set_the_reward(params):
+    env = TimestepEnv("hermite4", "tradeoff")
+    spread = params._replace(cost_weight=jnp.asarray(2.0), cost_weight_spread=jnp.asarray(1.0))
+    keys = jax.random.split(jax.random.PRNGKey(0), 64)
+    obs, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, spread)
+    weights = np.asarray(states.cost_weight)
+    assert np.all((weights >= 2.0 / 10**0.5) & (weights <= 2.0 * 10**0.5))
+    assert weights.min() < 1.0 and weights.max() > 4.0  # the whole decade is drawn
+    np.testing.assert_allclose(np.asarray(obs)[:, -1], np.log10(weights), rtol=1e-5)
+    _, fixed = jax.jit(env.reset)(keys[0], params)
+    assert float(fixed.cost_weight) == float(params.cost_weight)
+    # The step's reward charges the episode's weight: same step, cheaper at a lower weight.
+    cheap, dear = (fixed._replace(cost_weight=jnp.asarray(w)) for w in (0.1, 10.0))
+    step_env = jax.jit(env.step_env)
+    reward_cheap, reward_dear = (
+        step_env(cheap, ACTION, params)[2],
+        step_env(dear, ACTION, params)[2],
+    )
+    evals = step_env(cheap, ACTION, params)[4].force_evals
+    expected = 9.9 * float(evals) / float(params.cost_scale)
+    assert float(reward_cheap - reward_dear) == pytest.approx(expected, rel=1e-9)
 
 
 def test_safeguard_redoes_a_jump_with_a_smaller_eta(env, params):

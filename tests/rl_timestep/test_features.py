@@ -21,7 +21,7 @@ def features(kind, masses, positions, velocities, energy0, **extra):
     return np.asarray(observe(kind, masses, positions, velocities, energy0, **{**ARGS, **extra}))
 
 
-@pytest.mark.parametrize("kind", ["invariant", "published"])
+@pytest.mark.parametrize("kind", ["invariant", "published", "tradeoff"])
 def test_sizes(triple, kind):
     assert features(kind, *triple).shape == (n_features(kind),)
     assert features(kind, *triple).dtype == np.float32
@@ -48,6 +48,14 @@ def test_invariant_under_relabelling_rotation_and_units(triple):
         interval=ARGS["interval"] * scale**1.5,
     )
     np.testing.assert_allclose(scaled, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_tradeoff_features_add_the_log_cost_weight(triple):
+    invariant = features("invariant", *triple)
+    for weight in (0.5, 2.0):
+        tradeoff = features("tradeoff", *triple, cost_weight=weight)
+        np.testing.assert_array_equal(tradeoff[:-1], invariant)
+        assert tradeoff[-1] == pytest.approx(np.log10(weight), rel=1e-6)
 
 
 def test_published_features_see_labels_and_units(triple):
