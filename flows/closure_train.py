@@ -66,7 +66,7 @@ class DataConfig(PhysicsBlock):
     alphas: list[float] = Field([-1.0, -2.0, -3.0], description="α of the generated runs")
     zetas: list[float] = Field([0.5, 1.0, 1.5], description="ζ of the generated runs")
     seeds: list[int] = Field([0], description="initial-condition seeds of the generated runs")
-    n: int = Field(32, description="kinetic grid points per side")
+    n: int = Field(64, description="kinetic grid points per side (64: Ψ resolved, s ≤ 1)")
     n_theta: int = Field(64, description="kinetic orientation samples")
     dt: float = Field(2e-3, gt=0, description="kinetic time step (upper bound)")
     t_end: float = Field(20.0, gt=0, description="end time of the generated runs")
@@ -119,7 +119,7 @@ class ClosureTrainConfig(DataConfig):
     hidden: list[int] = Field([16, 16], description="hidden layer widths")
     activation: Literal["tanh", "sin", "silu", "gelu"] = "tanh"
     output_scale: float = Field(1.0, gt=0, description="scale of the network's corrections")
-    steps: int = Field(2000, ge=1, description="a-priori Adam steps")
+    steps: int = Field(4000, ge=1, description="a-priori Adam steps")
     batch_size: int = Field(4096, ge=1)
     learning_rate: float = Field(3e-3, gt=0)
     seed: int = Field(0, ge=0, description="network initialisation and minibatch seed")
@@ -137,7 +137,7 @@ class ClosureTrainConfig(DataConfig):
     retrain_steps: int = Field(500, ge=1, description="Adam steps after each round")
 
     quick_overrides = {
-        "alphas": [-1.0, -3.0], "zetas": [0.5, 1.0], "t_end": 12.0, "n_outputs": 48,
+        "alphas": [-1.0, -3.0], "zetas": [0.5, 1.0], "n": 32, "t_end": 12.0, "n_outputs": 48,
         "steps": 600, "aposteriori_steps": 10, "window": 2, "points_per_snapshot": 128,
     }  # fmt: skip
 

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 import closures.kinetic as ck
-from closures.kinetic.apriori import evaluate_closure, loss_weights, train_apriori
+from closures.kinetic.apriori import (
+    best_harmonic_factor,
+    evaluate_closure,
+    loss_weights,
+    train_apriori,
+)
 from closures.kinetic.dataset import RunFields, RunInfo, assemble, split_snapshots
 from closures.kinetic.network import (
     ClosureConfig,
@@ -216,6 +221,26 @@ def test_apriori_training_recovers_a_known_closure(params):
     assert history[-1] < history[0]
     for name in ("S_T", "S_D", "S_E"):
         assert learned[name] < 0.25 * bingham[name], name
+
+
+def test_best_harmonic_factor_recovers_a_closure_of_d():
+    """On targets from a closure of D alone (m₄ = h(s²) m₂²/c) the binned fit recovers h and
+    nearly all of the error; on targets that depend on E it cannot (the floor stays > 0)."""
+    truth_params = random_params(D_ONLY)
+    samples = assemble([(RunInfo("planted", alpha=-1.0, zeta=1.0),
+                         synthetic_run(0, D_ONLY, truth_params))]).samples  # fmt: skip
+    edges, h, error = best_harmonic_factor(samples, bins=200)
+    bingham = evaluate_closure(ck.bingham_closure, (), samples)["S_T"]
+    assert error < 0.02 * bingham
+    centre = jnp.asarray((edges[1:] + edges[:-1]) / 2)
+    uniaxial = jnp.stack([(1 + jnp.sqrt(centre)) / 2, (1 - jnp.sqrt(centre)) / 2], -1)
+    D = jax.vmap(jnp.diag)(uniaxial)
+    h_true = ck.bessel.bingham_harmonic_factor(centre) + D_ONLY.corrections(truth_params, D, D)[0]
+    np.testing.assert_allclose(h, h_true, atol=0.05)
+    mixed = assemble([(RunInfo("planted", alpha=-1.0, zeta=1.0),
+                       synthetic_run(0, CLOSURE, random_params(CLOSURE)))]).samples  # fmt: skip
+    assert best_harmonic_factor(mixed)[2] > 1e-3 * evaluate_closure(ck.bingham_closure, (),
+                                                                    mixed)["S_T"]  # fmt: skip
 
 
 def test_perfect_alignment_is_kept_exact(fields, closure_and_params):
