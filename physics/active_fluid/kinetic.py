@@ -236,8 +236,14 @@ def step(state: SBDF2State, params: ActiveFluidParams) -> SBDF2State:
 
 @jax.jit
 def advance(state: SBDF2State, params: ActiveFluidParams, num_steps: Array | int) -> SBDF2State:
-    """The state after num_steps steps (traced: one compilation for any count)."""
-    return _repeated(lambda s: step(s, params), num_steps)(state)
+    """The state after num_steps steps (traced: one compilation for any count).
+
+    Two steps per loop iteration, then one more if num_steps is odd: a loop over single steps
+    copies the state's three full spectra every iteration (its fields move to fields_prev),
+    which at 128² × 128 costs about a tenth of a step (measured in CPU time).
+    """
+    state = _repeated(lambda s: step(step(s, params), params), num_steps // 2)(state)
+    return _repeated(lambda s: step(s, params), num_steps % 2)(state)
 
 
 def snapshot(state: SBDF2State, params: ActiveFluidParams) -> Snapshot:

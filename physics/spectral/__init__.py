@@ -9,9 +9,11 @@ from physics.spectral.grid import (
     irfft2,
     laplacian,
     make_grid,
+    reflected,
     rfft2,
     stokes_velocity,
     two_thirds_keep,
+    unpack_pair,
     wavenumber_indices,
 )
 from physics.spectral.time_stepping import (
@@ -43,6 +45,7 @@ __all__ = [
     "irfft2",
     "laplacian",
     "make_grid",
+    "reflected",
     "repeated",
     "rfft2",
     "sbdf2_coefficients",
@@ -51,5 +54,6 @@ __all__ = [
     "stokes_velocity",
     "trajectory",
     "two_thirds_keep",
+    "unpack_pair",
     "wavenumber_indices",
 ]

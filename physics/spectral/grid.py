@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
-from jax import Array
+from jax import Array, lax
 
 
 class Grid(NamedTuple):
@@ -82,6 +82,23 @@ def irfft2(f_hat: Array) -> Array:
     """Real grid-first field of a spectrum: (*c, n, n//2 + 1) -> (n, n, *c)."""
     n = f_hat.shape[-2]
     return jnp.moveaxis(jnp.fft.irfft2(f_hat, s=(n, n)), (-2, -1), (0, 1))
+
+
+def reflected(f_hat: Array) -> Array:
+    """f_hat at −k on a full FFT grid: (..., n, n) -> (..., n, n), entry (i, j) taken from
+    ((−i) mod n, (−j) mod n). conj(reflected(fft2(f))) is fft2(conj(f))."""
+    for axis in (-2, -1):
+        first = lax.slice_in_dim(f_hat, 0, 1, axis=axis)
+        rest = jnp.flip(lax.slice_in_dim(f_hat, 1, None, axis=axis), axis)
+        f_hat = jnp.concatenate([first, rest], axis)
+    return f_hat
+
+
+def unpack_pair(z_hat: Array) -> tuple[Array, Array]:
+    """Full-grid spectra (â, b̂) of the real fields a, b packed as z = a + ib, given
+    z_hat = fft2(z) (..., n, n): two real transforms for the price of one complex one."""
+    mirror = jnp.conj(reflected(z_hat))
+    return (z_hat + mirror) / 2, (z_hat - mirror) / 2j
 
 
 def gradient(grid: Grid, f_hat: Array) -> Array:

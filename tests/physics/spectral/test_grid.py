@@ -97,3 +97,15 @@ def test_projected_velocity_is_divergence_free_to_round_off(grid):
     u = sp.irfft2(u_hat)
     assert float(jnp.max(jnp.abs(div))) < 100 * EPS * float(jnp.max(jnp.abs(u))) * N
     assert float(jnp.abs(u_hat[:, 0, 0]).max()) == 0.0
+
+
+def test_two_real_fields_from_one_complex_transform():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, N, N))
+    z_hat = jnp.fft.fft2(a + 1j * b)
+    np.testing.assert_allclose(sp.reflected(z_hat)[2, 5], z_hat[N - 2, N - 5])
+    np.testing.assert_allclose(sp.reflected(z_hat)[0, 0], z_hat[0, 0])
+    a_hat, b_hat = sp.unpack_pair(z_hat)
+    scale = float(jnp.max(jnp.abs(z_hat)))
+    np.testing.assert_allclose(a_hat, np.fft.fft2(a), atol=100 * EPS * scale)
+    np.testing.assert_allclose(b_hat, np.fft.fft2(b), atol=100 * EPS * scale)
