@@ -7,8 +7,8 @@ on n² × n_theta, coarse 32² moment runs with the learned and the Bingham clos
 state, to t = 20) and ``closure-estimate`` (α from the kinetic data truncated to 32², learned
 closure), without Prefect or MLflow, and records the table in RESULTS.md.
 
-Usage: python benchmarks/kinetic_closures.py [--quick] [--closure REF]
-(REF as in closure-evaluate)
+Usage: python benchmarks/kinetic_closures.py [--quick] [--closure REF] [--no-record]
+(REF as in closure-evaluate: ``learned``, a closure-train run id or a closure folder)
 """
 
 import argparse
@@ -62,7 +62,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="32² kinetic, one pair, t = 10")
     parser.add_argument("--closure", default="learned", help="closure reference to evaluate")
+    parser.add_argument(
+        "--no-record", action="store_true", help="print the table only (no RESULTS.md, figures)"
+    )
     args = parser.parse_args()
+    record = not (args.quick or args.no_record)
     n, t_end, pairs = (32, 10.0, PAIRS[:1]) if args.quick else (64, 20.0, PAIRS)
     rows = []
     with TemporaryDirectory() as tmp:
@@ -76,7 +80,7 @@ def main() -> None:
             start = time.perf_counter()
             evaluation = evaluate(config, folder, "benchmark", "benchmark")
             metrics = evaluation.metrics
-            if not args.quick and k == FIGURE_PAIR:
+            if record and k == FIGURE_PAIR:
                 plots = evaluation_plots(evaluation, config, folder, "benchmark")
                 for name in ("comparison", "spectra"):
                     shutil.copy(plots[name], FIGURES / f"closure_{name}.png")
@@ -140,7 +144,7 @@ def main() -> None:
         "they carry ±30%.\n\n"
         f"{table}\n\n{NOTE}\n"
     )
-    if not args.quick:
+    if record:
         record_section(SECTION, section, RESULTS)
         resolved = resolve_closure(args.closure)
         harmonic_factor_plot(resolved.closure, resolved.params, f"closure {args.closure}",

@@ -112,7 +112,9 @@ class DataConfig(PhysicsBlock):
 class ClosureTrainConfig(DataConfig):
     """Configuration of ``closure-train`` (data keys: see :class:`DataConfig`)."""
 
-    inputs: Literal["D", "DE"] = Field("D", description="invariants: D (s²) or DE (s², E′, D′:E′)")
+    inputs: Literal["D", "DL", "DE"] = Field(
+        "D", description="invariants: D (s²), DL (s², m₄ also linear in E) or DE (s², E′, D′:E′)"
+    )
     kind: Literal["local", "cnn"] = Field("local", description="pointwise MLP or periodic CNN")
     kernel: int = Field(3, ge=1, description="CNN kernel width (odd)")
     snapshot_batch: int = Field(8, ge=1, description="CNN: snapshots per a-priori step")

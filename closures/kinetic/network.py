@@ -30,9 +30,19 @@ The Bingham coefficients are, with g = I₂I₀/I₁² at s² (:mod:`closures.ki
   δα₁ = ε(1 − s²)[N₂(z) − N₂(z₁, 0, 0) − N₂(0, z₂, 0) + N₂(0)] for the network N. S:E is then
   nonlinear in E, so the moment model's self-consistent Stokes solve iterates the closure
   (slower).
-- ``"D"``: one learned harmonic factor h(s²) = g(s²) + s²(1 − s²) N(s²) in place of g in all
+- ``"D"``: one learned harmonic factor h(s²) = g(s²) + s²(1 − s²) N₁(s²) in place of g in all
   three coefficients, i.e. the exact (S:D, S:E) of the fully symmetric S with m₄ = h m₂²/c:
   consistent between S:D and S:E, linear in E, as cheap in the solver as Bingham.
+- ``"DL"``: as ``"D"``, plus a part of m₄ linear in the local strain, with complex harmonics
+  m₂ = D11 − D22 + 2iD12 and e = E11 − E22 + 2iE12,
+
+      m₄ = [h m₂² + (1 − s²)(N₂(s²) c m₂ e + N₃(s²) m₂³ ē / c) / ε] / c,
+
+  the only terms of that order that turn as m₄ (by 4φ under a rotation by φ) and vanish at
+  D′ = 0; still (S:D, S:E) of one fully symmetric S (so trace-consistent), exact at isotropy
+  with the exact linear response (the strain part is second order) and at s = 1. S:E is then
+  quadratic in E, so the Stokes solve iterates the closure (about twice the iterations of
+  ``"D"``).
 
 :class:`LearnedClosure` has the moment solver's closure signature ``closure(params, c, D, E)``
 and is hashable (a static argument of the jitted solver); its params are a flax parameter tree.
@@ -56,14 +66,19 @@ from jax import Array
 
 from closures.kinetic.bessel import bingham_harmonic_factor
 from closures.kinetic.invariants import invariants, tensor_basis
-from physics.active_fluid.moments import contract, fourth_moment_from_harmonics, second_harmonic
+from physics.active_fluid.moments import (
+    contract,
+    fourth_moment_from_harmonics,
+    harmonic_closure,
+    second_harmonic,
+)
 from physics.precision import NETWORK_DTYPE
 
 ACTIVATIONS = {"tanh": jnp.tanh, "sin": jnp.sin, "silu": jax.nn.silu, "gelu": jax.nn.gelu}
 """Hidden-layer activations by config name (``sin`` is the published network's)."""
 
 N_CORRECTIONS = 3  # δβ₁, δα₁, δα₂: β₀, α₀ follow from the trace identity.
-INPUTS = {"DE": 3, "D": 1}
+INPUTS = {"DE": 3, "D": 1, "DL": 1}
 """Input sets and their number of features."""
 
 
@@ -74,7 +89,8 @@ class ClosureConfig:
     hidden: widths of the hidden layers. activation: a key of :data:`ACTIVATIONS`.
     strain_scale: typical |E′| (1/time) that normalises the strain invariants.
     output_scale: size of the corrections for an O(1) network output, relative to c (β₁, α₂)
-    and to strain_scale (α₁); for inputs ``"D"``, of the harmonic factor. inputs: a key of
+    and to strain_scale (α₁); for inputs ``"D"``/``"DL"``, of the harmonic factor (and of
+    the strain part of m₄ relative to c m₂ e/ε, ε = strain_scale). inputs: a key of
     :data:`INPUTS`. kind: ``"local"`` (pointwise MLP, :class:`LearnedClosure`) or ``"cnn"``
     (periodic CNN over the grid, :class:`closures.kinetic.nonlocal_closure.NonlocalClosure`,
     inputs ``"D"`` only); kernel: its (odd) kernel width.
@@ -143,11 +159,11 @@ def shifted_invariants(D: Array, E: Array) -> Array:
 def features(config: ClosureConfig, D: Array, E: Array) -> Array:
     """z (..., 3): the shifted invariants normalised, (s², |E′|²/ε², D′:E′/(cε)), all zero at
     isotropy; s² = 2|D′|²/c² is the squared scalar order parameter, ε = config.strain_scale.
-    Inputs ``"D"`` keep only s² (..., 1), computed from D alone (so that the network is no part
-    of the solver's linearisation in E)."""
+    Inputs ``"D"`` and ``"DL"`` keep only s² (..., 1), computed from D alone (so that the
+    network is no part of the solver's linearisation in E)."""
     c = _trace(D)
     c_or_one = jnp.where(c > 0, c, 1.0)
-    if config.inputs == "D":
+    if config.inputs in ("D", "DL"):
         D_prime = _trace_free(D)
         return 2 * jnp.sum(D_prime**2, axis=(-2, -1))[..., None] / c_or_one[..., None] ** 2
     d2, e2, de = jnp.moveaxis(shifted_invariants(D, E), -1, 0)
@@ -196,7 +212,8 @@ class LearnedClosure:
 
     def corrections(self, params: Any, D: Array, E: Array) -> tuple[Array, Array, Array, Array]:
         """(δh, δβ₁/c, δα₁/ε, δα₂/c), each (...), scaled by output_scale (see the module
-        docstring): all zero whenever D is isotropic, whatever E, and at perfect alignment."""
+        docstring): all zero whenever D is isotropic, whatever E, and at perfect alignment.
+        For inputs ``"DL"`` only δh, the part of m₄ that does not depend on E."""
         z = features(self.config, D, E)
         x = jnp.clip(z[..., 0], 0.0, 1.0)
         z = z.at[..., 0].set(x)
@@ -205,13 +222,8 @@ class LearnedClosure:
         # moment equations balance exactly; unphysical s > 1 gets no correction.
         scale = self.config.output_scale * (1 - x)
         zero = jnp.zeros(z.shape[:-1], z.dtype)
-        if self.config.inputs == "D":
-            return (
-                scale * x * apply(z)[..., 0],
-                zero,
-                zero,
-                zero,
-            )
+        if self.config.inputs in ("D", "DL"):
+            return scale * x * apply(z)[..., 0], zero, zero, zero
         at_isotropy = apply(z * jnp.array([0.0, 1.0, 0.0], z.dtype))
         without_strain = apply(z * jnp.array([1.0, 0.0, 0.0], z.dtype))
         out = apply(z)
@@ -224,27 +236,47 @@ class LearnedClosure:
 
     def coefficients(self, params: Any, c: Array, D: Array, E: Array) -> Array:
         """Tensor-basis coefficients (..., 5) ordered (α₀, α₁, α₂, β₀, β₁); c is taken as
-        tr D (as the classical closures do) and the argument is ignored."""
+        tr D (as the classical closures do) and the argument is ignored. Not for inputs
+        ``"DL"`` (m₄ depends on E: no fixed coefficients)."""
         del c
+        if self.config.inputs == "DL":
+            raise ValueError("inputs 'DL' has no fixed tensor-basis coefficients; call it")
         return _coefficients(D, E, self.corrections(params, D, E), self.config.strain_scale)
 
-    def fourth_moment(self, params: Any, D: Array) -> Array:
-        """Inputs ``"D"`` only: the fully symmetric S (..., 2, 2, 2, 2) with harmonics c = tr D,
-        m₂ and m₄ = h m₂²/c, h the learned factor (the closure is (S:D, S:E) of it)."""
+    def harmonics(self, params: Any, D: Array, E: Array) -> tuple[Array, Array, Array]:
+        """Inputs ``"D"`` and ``"DL"``: the harmonics (c, m₂, m₄) (...) of the closure's fully
+        symmetric S (see the module docstring; E is ignored for ``"D"``)."""
         c, m2 = second_harmonic(D)
         c_or_one = jnp.where(c > 0, c, 1.0)
-        d_h = self.corrections(params, D, D)[0]
-        h = bingham_harmonic_factor(jnp.abs(m2) ** 2 / c_or_one**2) + d_h
-        return fourth_moment_from_harmonics(c, m2, h * m2**2 / c_or_one)
+        z = features(self.config, D, E)
+        x = jnp.clip(z[..., 0], 0.0, 1.0)
+        out = self.network.apply(params, x[..., None])
+        scale = self.config.output_scale * (1 - x)
+        h = bingham_harmonic_factor(jnp.abs(m2) ** 2 / c_or_one**2) + scale * x * out[..., 0]
+        m4 = h * m2**2
+        if self.config.inputs == "DL":
+            _, e = second_harmonic(E)
+            strain = out[..., 1] * c * m2 * e + out[..., 2] * m2**3 * jnp.conj(e) / c_or_one
+            m4 = m4 + (scale / self.config.strain_scale) * strain
+        return c, m2, m4 / c_or_one
+
+    def fourth_moment(self, params: Any, D: Array) -> Array:
+        """Inputs ``"D"`` (for ``"DL"``: at E = 0): the fully symmetric S (..., 2, 2, 2, 2) with
+        harmonics c = tr D, m₂ and m₄ = h m₂²/c, h the learned factor (the closure is
+        (S:D, S:E) of it)."""
+        return fourth_moment_from_harmonics(*self.harmonics(params, D, jnp.zeros_like(D)))
 
     def __call__(self, params: Any, c: Array, D: Array, E: Array) -> tuple[Array, Array]:
         """(S:D, S:E) (..., 2, 2) of the tensor basis with the learned coefficients.
 
         For inputs ``"D"`` they are computed as contractions of :meth:`fourth_moment` (the same
-        values; S does not depend on E, so the solver's Stokes iteration reuses it)."""
+        values; S does not depend on E, so the solver's Stokes iteration reuses it); for
+        ``"DL"`` as those of the S of :meth:`harmonics` at this E."""
         if self.config.inputs == "D":
             S = self.fourth_moment(params, D)
             return contract(S, D), contract(S, E)
+        if self.config.inputs == "DL":
+            return harmonic_closure(self.harmonics(params, D, E), c, D, E)
         return tensor_basis(self.coefficients(params, c, D, E), D, E)
 
 

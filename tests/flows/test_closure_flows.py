@@ -5,17 +5,25 @@ and active-fluid-moment load by MLflow run id, with the metrics the issue names.
 import json
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from closures.kinetic import isotropic_coefficients
-from closures.kinetic.network import LearnedClosure
+from closures.kinetic import isotropic_coefficients, tensor_basis
+from closures.kinetic.network import ClosureConfig, LearnedClosure
 from flows.active_fluid import MomentConfig
 from flows.cli import main
 from flows.closure_pipeline import ACCEPTANCE, acceptance, aggregate
-from flows.closure_store import DEFAULT_CLOSURE_DIR, is_run_id, load_closure_folder, resolve_closure
+from flows.closure_store import (
+    DEFAULT_CLOSURE_DIR,
+    is_run_id,
+    load_closure_folder,
+    resolve_closure,
+    save_closure,
+)
+from flows.closure_train import ClosureTrainConfig
 from flows.config import build_config
 from flows.tracking import tracking_uri
 
@@ -40,7 +48,7 @@ def argv(flow: str, values: dict, output: Path | None = None) -> list[str]:
     ("flow", "assignment", "expected"),
     [
         ("closure-train", "hidden=[0]", "hidden: Value error, must be a non-empty list"),
-        ("closure-train", "inputs=DEX", "inputs: Input should be 'D' or 'DE'"),
+        ("closure-train", "inputs=DEX", "inputs: Input should be 'D', 'DL' or 'DE'"),
         ("closure-train", "initial_runs=[9]", "initial_runs: indices must lie in [0, 9)"),
         ("closure-train", "dt=1", "alphas/zetas: the kinetic run"),
         ("closure-train", "datasets=[/nonexistent.npz]", "datasets: Value error, must be a"),
@@ -66,11 +74,31 @@ def test_shipped_closure_loads_and_is_exact_at_isotropy():
     c = jnp.array([1.0, 1.3])
     iso = c[:, None, None] * jnp.eye(2) / 2
     E = jnp.array([[[0.3, 0.1], [0.1, -0.3]]] * 2)
-    np.testing.assert_allclose(closure.coefficients(params, c, iso, E),
-                               isotropic_coefficients(c), atol=1e-13)  # fmt: skip
+    exact = tensor_basis(isotropic_coefficients(c), iso, E)
+    for got, want in zip(closure(params, c, iso, E), exact, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-13)
     assert resolve_closure("learned").label == "learned"
     assert build_config(MomentConfig, {"closure": "learned"}).closure == "learned"
     assert build_config(MomentConfig, {"closure": str(DEFAULT_CLOSURE_DIR)})
+
+
+def test_strain_dependent_closure_is_configured_saved_and_loaded(tmp_path):
+    """inputs=DL goes from the closure-train config to config.json and back to the same closure,
+    which the moment flow accepts by folder."""
+    config = build_config(ClosureTrainConfig, {"inputs": "DL", "hidden": [4]}).network()
+    closure = LearnedClosure(ClosureConfig.from_json({**config.to_json(), "strain_scale": 0.5}))
+    params = closure.init(jax.random.key(0))
+    params = jax.tree.map(lambda leaf: leaf + 0.3, params)
+    folder = save_closure(tmp_path / "closure", closure, params, {"mlflow_run_id": "none"})
+    resolved = resolve_closure(str(folder))
+    assert resolved.closure == closure and resolved.closure.config.inputs == "DL"
+    c = jnp.array([1.0, 1.2])
+    D = jnp.array([[[0.7, 0.1], [0.1, 0.3]], [[0.5, -0.2], [-0.2, 0.7]]])
+    E = jnp.array([[[0.3, 0.1], [0.1, -0.3]]] * 2)
+    for got, want in zip(resolved.closure(resolved.params, c, D, E), closure(params, c, D, E),
+                         strict=True):  # fmt: skip
+        np.testing.assert_array_equal(got, want)
+    assert build_config(MomentConfig, {"closure": str(folder)}).closure == str(folder)
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,17 @@ from physics.active_fluid import (
     predicted_growth_rates,
     wave_vector,
 )
+from physics.active_fluid.moments import fourth_moment_from_harmonics
 
 EPS = float(jnp.finfo(jnp.float64).eps)
 CLOSURE = LearnedClosure(
     ClosureConfig(hidden=(16, 16), output_scale=0.5, strain_scale=0.7, inputs="DE")
 )
 D_ONLY = LearnedClosure(ClosureConfig(hidden=(8,), output_scale=0.5, inputs="D"))
+D_LINEAR_E = LearnedClosure(
+    ClosureConfig(hidden=(8,), output_scale=0.5, strain_scale=0.7, inputs="DL")
+)
+VARIANTS = {"DE": CLOSURE, "D": D_ONLY, "DL": D_LINEAR_E}
 
 
 def random_params(closure: LearnedClosure, seed: int = 3):
@@ -59,9 +64,9 @@ def fields():
     return jnp.trace(D, axis1=-2, axis2=-1), D, (G + jnp.swapaxes(G, -1, -2)) / 2
 
 
-@pytest.fixture(scope="module", params=["DE", "D"])
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
 def closure_and_params(request):
-    closure = CLOSURE if request.param == "DE" else D_ONLY
+    closure = VARIANTS[request.param]
     return closure, random_params(closure)
 
 
@@ -101,20 +106,25 @@ def test_trace_consistent_and_symmetric_and_linear_in_small_strain(fields, closu
         np.testing.assert_allclose(out, jnp.swapaxes(out, -1, -2), atol=1e3 * EPS)
     _, S_E_zero = CLOSURE(params, c, D, jnp.zeros_like(E))
     np.testing.assert_allclose(S_E_zero, 0.0, atol=1e3 * EPS)
+    if CLOSURE.config.inputs == "DL":
+        return
     # The output is the tensor basis of the coefficients (for inputs "D" it is computed from S).
     basis = ck.tensor_basis(CLOSURE.coefficients(params, c, D, E), D, E)
     for got, want in zip((S_D, S_E), basis, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-13)
 
 
-def test_untrained_closure_is_bingham(fields):
+@pytest.mark.parametrize("inputs", sorted(VARIANTS))
+def test_untrained_closure_is_bingham(inputs, fields):
     c, D, E = fields
-    fresh = CLOSURE.init(jax.random.key(0))
-    for got, want in zip(CLOSURE(fresh, c, D, E), ck.bingham_closure((), c, D, E), strict=True):
+    closure = VARIANTS[inputs]
+    fresh = closure.init(jax.random.key(0))
+    for got, want in zip(closure(fresh, c, D, E), ck.bingham_closure((), c, D, E), strict=True):
         np.testing.assert_allclose(got, want, atol=1e3 * EPS)
-    np.testing.assert_allclose(
-        CLOSURE.coefficients(fresh, c, D, E), bingham_coefficients(D, E), atol=1e3 * EPS
-    )
+    if inputs != "DL":
+        np.testing.assert_allclose(
+            closure.coefficients(fresh, c, D, E), bingham_coefficients(D, E), atol=1e3 * EPS
+        )
 
 
 @pytest.mark.parametrize("c", [1.0, 1.7])
@@ -126,9 +136,9 @@ def test_exact_isotropic_values_and_linear_response(c, fields, closure_and_param
     E = E - jnp.trace(E, axis1=-2, axis2=-1)[..., None, None] * jnp.eye(2) / 2
     iso = c * jnp.broadcast_to(jnp.eye(2) / 2, D.shape)
     c_arr = jnp.full(D.shape[:-2], c)
-    np.testing.assert_allclose(
-        CLOSURE.coefficients(params, c_arr, iso, E), ck.isotropic_coefficients(c_arr), atol=1e-13
-    )
+    exact = ck.tensor_basis(ck.isotropic_coefficients(c_arr), iso, E)
+    for got, want in zip(CLOSURE(params, c_arr, iso, E), exact, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-13)
     D_prime = D - jnp.trace(D, axis1=-2, axis2=-1)[..., None, None] * jnp.eye(2) / 2
 
     def response(closure, p):
@@ -252,3 +262,21 @@ def test_perfect_alignment_is_kept_exact(fields, closure_and_params):
     D = c[:, None, None] * n[:, :, None] * n[:, None, :]
     for got, want in zip(closure(params, c, D, E), ck.bingham_closure((), c, D, E), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_strain_dependent_closure_is_one_symmetric_s_linear_in_e(fields):
+    """Inputs "DL": (S:D, S:E) are the contractions of one fully symmetric S whose m₄ is affine
+    in E, with the part of inputs "D" (same weights) at E = 0; it has no fixed coefficients."""
+    c, D, E = fields
+    params = random_params(D_LINEAR_E)
+    harmonics = D_LINEAR_E.harmonics(params, D, E)
+    S = ck.exact_closure(fourth_moment_from_harmonics(*harmonics), c, D, E)
+    for got, want in zip(D_LINEAR_E(params, c, D, E), S, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-13)
+    m4 = lambda strain: D_LINEAR_E.harmonics(params, D, strain)[2]  # noqa: E731
+    np.testing.assert_allclose(m4(2 * E) - m4(E), m4(E) - m4(0 * E), atol=1e-13)
+    assert float(jnp.max(jnp.abs(m4(E) - m4(0 * E)))) > 1e-3
+    as_d = LearnedClosure(ClosureConfig(**{**D_LINEAR_E.config.to_json(), "inputs": "D"}))
+    np.testing.assert_allclose(m4(0 * E), as_d.harmonics(params, D, E)[2], atol=1e-14)
+    with pytest.raises(ValueError, match="no fixed tensor-basis coefficients"):
+        D_LINEAR_E.coefficients(params, c, D, E)
