@@ -295,6 +295,11 @@ class NumpyKineticModes(NumpyKinetic):
         return out
 
 
+def load_summary(before: tuple[float, ...]) -> str:
+    """The 1/5/15-minute load averages at the start (``before``) and now, as "a, b, c / d, e, f"."""
+    return " / ".join(", ".join(f"{x:.1f}" for x in load) for load in (before, os.getloadavg()))
+
+
 def best_times(fns: dict[str, Callable[[], object]], rounds: int = ROUNDS) -> dict[str, float]:
     """Best wall time (s) of each function over ``rounds`` rounds, each round calling every
     function once in turn: on a shared machine, the load then falls on all of them alike."""
@@ -504,11 +509,7 @@ def main() -> None:
         for r in rows
     )
     command = "python benchmarks/active_fluid.py" + "".join(f" {a}" for a in sys.argv[1:])
-    load = (
-        ", ".join(f"{x:.1f}" for x in load_before)
-        + " / "
-        + ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    )
+    load = load_summary(load_before)
     section = (
         f"{SECTION}\n\n"
         f"{datetime.date.today().isoformat()}, 2-core CPU shared with other jobs (no GPU; load "

@@ -40,11 +40,7 @@ def main() -> None:
     developed = scan.developed_state(args.n, params)
     row = scan.moment_vs_kinetic(args.n, developed, params)
     kin, mom = row["kinetic"], row["moment"]
-    load = (
-        ", ".join(f"{x:.1f}" for x in load_before)
-        + " / "
-        + ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    )
+    load = scan.load_summary(load_before)
     command = "python benchmarks/active_fluid_published.py" + "".join(f" {a}" for a in sys.argv[1:])
     t_end = scan.T_END
     table = (

@@ -195,24 +195,18 @@ def batched_trajectory(
     """
 
     def one_system(masses, state, t_out, eta, dt, dt_min):
-        if sampling == "interpolate":
-            return nbody.dense_trajectory(
-                masses,
-                state,
-                t_out,
-                integrator=integrator,
-                eta=eta,
-                criterion=criterion,
-                dt_min=dt_min,
-                max_steps=max_steps,
-            )
-        return nbody.trajectory(
+        # Dense output has no fixed-step schemes, hence no dt (the config refuses the pairing).
+        sampled = (
+            nbody.dense_trajectory
+            if sampling == "interpolate"
+            else functools.partial(nbody.trajectory, dt=dt)
+        )
+        return sampled(
             masses,
             state,
             t_out,
             integrator=integrator,
             eta=eta,
-            dt=dt,
             criterion=criterion,
             dt_min=dt_min,
             max_steps=max_steps,

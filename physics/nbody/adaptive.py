@@ -8,16 +8,15 @@ time-step controller trained on :mod:`physics.nbody.hermite` can drive without r
 """
 
 import jax.numpy as jnp
-from jax import Array, lax
+from jax import Array
 
 from physics.nbody.forces import accelerations
 from physics.nbody.state import STATUS_OK, STATUS_STEP_FLOOR, NBodyState, fresh_stats
 from physics.nbody.stepping import (
     Integrator,
     all_finite,
-    may_continue,
+    repeat_step,
     select,
-    settle,
     step_status,
 )
 from physics.nbody.symplectic import YOSHIDA4_WEIGHTS, SymplecticCarry, yoshida4_step
@@ -54,11 +53,4 @@ def yoshida4_adaptive(eta: Array, dt_min: Array, max_steps: int) -> Integrator:
         moved = SymplecticCarry(NBodyState(x, v, t), a, stats)
         return select(accepted, moved, c._replace(stats=stats))
 
-    def advance(masses: Array, carry: SymplecticCarry, t_end: Array) -> SymplecticCarry:
-        def running(c: SymplecticCarry) -> Array:
-            return (c.state.t < t_end) & may_continue(c.stats, max_steps)
-
-        carry = lax.while_loop(running, lambda c: step(masses, c, t_end), carry)
-        return carry._replace(stats=settle(carry.stats, carry.state, t_end))
-
-    return Integrator(init, advance, step)
+    return Integrator(init, repeat_step(step, max_steps), step)

@@ -9,7 +9,7 @@ previous step provides).
 from typing import NamedTuple
 
 import jax.numpy as jnp
-from jax import Array, lax
+from jax import Array
 
 from physics.nbody.forces import accelerations_and_jerks
 from physics.nbody.state import (
@@ -22,9 +22,8 @@ from physics.nbody.state import (
 from physics.nbody.stepping import (
     Integrator,
     all_finite,
-    may_continue,
+    repeat_step,
     select,
-    settle,
     step_status,
 )
 from physics.nbody.timestep import aarseth_timestep, shared_timestep
@@ -135,11 +134,4 @@ def hermite4(criterion: str, eta: Array, dt_min: Array, max_steps: int) -> Integ
         )
         return select(accepted, moved, c)._replace(stats=stats)
 
-    def advance(masses: Array, carry: HermiteCarry, t_end: Array) -> HermiteCarry:
-        def running(c: HermiteCarry) -> Array:
-            return (c.state.t < t_end) & may_continue(c.stats, max_steps)
-
-        carry = lax.while_loop(running, lambda c: step(masses, c, t_end), carry)
-        return carry._replace(stats=settle(carry.stats, carry.state, t_end))
-
-    return Integrator(init, advance, step)
+    return Integrator(init, repeat_step(step, max_steps), step)

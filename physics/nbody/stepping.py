@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import Array
+from jax import Array, lax
 
 from physics.nbody.forces import closest_pair
 from physics.nbody.state import (
@@ -72,3 +72,17 @@ def settle(stats: IntegrationStats, state: NBodyState, t_end: Array) -> Integrat
         fail_time=jnp.where(failed, state.t, jnp.nan),
         fail_pair=jnp.where(failed, closest_pair(state.positions), -1).astype(jnp.int32),
     )
+
+
+def repeat_step(step: Callable[[Array, Any, Array], Any], max_steps: int):
+    """The ``advance`` of an adaptive scheme: its one-step function ``step`` repeated while the
+    carry is short of ``t_end``, no failure is set and the step budget ``max_steps`` lasts."""
+
+    def advance(masses: Array, carry: Any, t_end: Array) -> Any:
+        def running(c: Any) -> Array:
+            return (c.state.t < t_end) & may_continue(c.stats, max_steps)
+
+        carry = lax.while_loop(running, lambda c: step(masses, c, t_end), carry)
+        return carry._replace(stats=settle(carry.stats, carry.state, t_end))
+
+    return advance
