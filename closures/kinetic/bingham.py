@@ -8,6 +8,7 @@ itself, and is smooth in D everywhere on the physical set, from isotropy (S1111 
 uniaxial limit μ₁ = 1 (S = c nnnn exactly). See :mod:`closures.kinetic.bessel` for g.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
@@ -48,3 +49,13 @@ def bingham_closure(params: Any, c: Array, D: Array, E: Array) -> tuple[Array, A
     """
     del params
     return harmonic_closure(_harmonics(D), c, D, E)
+
+
+def _prepare(params: Any, c: Array, D: Array) -> tuple[Callable, tuple[Array, Array, Array]]:
+    """The Stokes solve's prepared form (:func:`~physics.active_fluid.stokes.prepare_closure`):
+    the harmonics of D's Bingham distribution, computed once per solve."""
+    del params, c
+    return harmonic_closure, _harmonics(D)
+
+
+bingham_closure.prepare = _prepare

@@ -67,10 +67,10 @@ from jax import Array
 from closures.kinetic.bessel import bingham_harmonic_factor
 from closures.kinetic.invariants import invariants, tensor_basis
 from physics.active_fluid.moments import (
-    contract,
     fourth_moment_from_harmonics,
     harmonic_closure,
     second_harmonic,
+    strain_affine_closure,
 )
 from physics.precision import NETWORK_DTYPE
 
@@ -243,22 +243,36 @@ class LearnedClosure:
             raise ValueError("inputs 'DL' has no fixed tensor-basis coefficients; call it")
         return _coefficients(D, E, self.corrections(params, D, E), self.config.strain_scale)
 
-    def harmonics(self, params: Any, D: Array, E: Array) -> tuple[Array, Array, Array]:
-        """Inputs ``"D"`` and ``"DL"``: the harmonics (c, m₂, m₄) (...) of the closure's fully
-        symmetric S (see the module docstring; E is ignored for ``"D"``)."""
+    def strain_affine_harmonics(
+        self, params: Any, D: Array
+    ) -> tuple[Array, Array, Array, Array, Array]:
+        """Inputs ``"D"`` and ``"DL"``: (c, m₂, m₄⁰, a, b) (...), the harmonics of the closure's
+        fully symmetric S at the strain harmonic e = E11 − E22 + 2iE12 being c, m₂ and
+        m₄ = m₄⁰ + a e + b ē (see the module docstring; a = b = 0 for ``"D"``). Depends on D
+        alone: the network runs here, once per Stokes solve (:meth:`prepare`)."""
         c, m2 = second_harmonic(D)
         c_or_one = jnp.where(c > 0, c, 1.0)
-        z = features(self.config, D, E)
-        x = jnp.clip(z[..., 0], 0.0, 1.0)
+        x = jnp.clip(features(self.config, D, D)[..., 0], 0.0, 1.0)  # E is not a feature here
         out = self.network.apply(params, x[..., None])
         scale = self.config.output_scale * (1 - x)
         h = bingham_harmonic_factor(jnp.abs(m2) ** 2 / c_or_one**2) + scale * x * out[..., 0]
-        m4 = h * m2**2
-        if self.config.inputs == "DL":
-            _, e = second_harmonic(E)
-            strain = out[..., 1] * c * m2 * e + out[..., 2] * m2**3 * jnp.conj(e) / c_or_one
-            m4 = m4 + (scale / self.config.strain_scale) * strain
-        return c, m2, m4 / c_or_one
+        m4_fixed = h * m2**2 / c_or_one
+        if self.config.inputs != "DL":
+            zero = jnp.zeros_like(m4_fixed)
+            return c, m2, m4_fixed, zero, zero
+        strain = scale / self.config.strain_scale
+        per_e = strain * out[..., 1] * c * m2 / c_or_one
+        per_conj_e = strain * out[..., 2] * m2**3 / c_or_one**2
+        return c, m2, m4_fixed, per_e, per_conj_e
+
+    def harmonics(self, params: Any, D: Array, E: Array) -> tuple[Array, Array, Array]:
+        """Inputs ``"D"`` and ``"DL"``: the harmonics (c, m₂, m₄) (...) of the closure's fully
+        symmetric S at the strain E (see the module docstring; E is ignored for ``"D"``)."""
+        c, m2, m4_fixed, per_e, per_conj_e = self.strain_affine_harmonics(params, D)
+        if self.config.inputs != "DL":
+            return c, m2, m4_fixed
+        _, e = second_harmonic(E)
+        return c, m2, m4_fixed + per_e * e + per_conj_e * jnp.conj(e)
 
     def fourth_moment(self, params: Any, D: Array) -> Array:
         """Inputs ``"D"`` (for ``"DL"``: at E = 0): the fully symmetric S (..., 2, 2, 2, 2) with
@@ -266,17 +280,28 @@ class LearnedClosure:
         (S:D, S:E) of it)."""
         return fourth_moment_from_harmonics(*self.harmonics(params, D, jnp.zeros_like(D)))
 
-    def __call__(self, params: Any, c: Array, D: Array, E: Array) -> tuple[Array, Array]:
-        """(S:D, S:E) (..., 2, 2) of the tensor basis with the learned coefficients.
-
-        For inputs ``"D"`` they are computed as contractions of :meth:`fourth_moment` (the same
-        values; S does not depend on E, so the solver's Stokes iteration reuses it); for
-        ``"DL"`` as those of the S of :meth:`harmonics` at this E."""
+    def prepare(self, params: Any, c: Array, D: Array) -> tuple[Any, Any]:
+        """(closure, params) of the Stokes solve for this D
+        (:func:`~physics.active_fluid.stokes.prepare_closure`): for inputs ``"D"`` and ``"DL"``
+        the network runs once and the solve iterates
+        :func:`~physics.active_fluid.moments.harmonic_closure` (``"D"``) or
+        :func:`~physics.active_fluid.moments.strain_affine_closure` (``"DL"``) of its output;
+        inputs ``"DE"`` (a network of E) prepare nothing."""
+        del c
+        if self.config.inputs == "DE":
+            return self, params
+        harmonics = self.strain_affine_harmonics(params, D)
         if self.config.inputs == "D":
-            S = self.fourth_moment(params, D)
-            return contract(S, D), contract(S, E)
-        if self.config.inputs == "DL":
-            return harmonic_closure(self.harmonics(params, D, E), c, D, E)
+            return harmonic_closure, harmonics[:3]
+        return strain_affine_closure, harmonics
+
+    def __call__(self, params: Any, c: Array, D: Array, E: Array) -> tuple[Array, Array]:
+        """(S:D, S:E) (..., 2, 2): for inputs ``"D"``/``"DL"`` those of the fully symmetric S
+        of :meth:`strain_affine_harmonics` (through :meth:`prepare`), for ``"DE"`` of the
+        tensor basis with the learned coefficients."""
+        if self.config.inputs in ("D", "DL"):
+            closure, prepared = self.prepare(params, c, D)
+            return closure(prepared, c, D, E)
         return tensor_basis(self.coefficients(params, c, D, E), D, E)
 
 

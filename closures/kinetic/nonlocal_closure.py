@@ -28,7 +28,11 @@ from jax import Array, lax
 
 from closures.kinetic.bessel import bingham_harmonic_factor
 from closures.kinetic.network import ACTIVATIONS, ClosureConfig
-from physics.active_fluid.moments import contract, fourth_moment_from_harmonics, second_harmonic
+from physics.active_fluid.moments import (
+    fourth_moment_from_harmonics,
+    harmonic_closure,
+    second_harmonic,
+)
 from physics.precision import NETWORK_DTYPE
 
 
@@ -90,17 +94,27 @@ class NonlocalClosure:
     def init(self, key: Array) -> Any:
         return self.network.init(key, jnp.zeros((1, 8, 8, 1), NETWORK_DTYPE))
 
-    def fourth_moment(self, params: Any, D: Array) -> Array:
-        """S (..., n, n, 2, 2, 2, 2) with m₄ = h m₂²/c, h from the CNN of the s² field."""
+    def harmonics(self, params: Any, D: Array) -> tuple[Array, Array, Array]:
+        """(c, m₂, m₄) (..., n, n) with m₄ = h m₂²/c, h from the CNN of the s² field."""
         c, m2 = second_harmonic(D)
         c_or_one = jnp.where(c > 0, c, 1.0)
         x = jnp.clip(jnp.abs(m2) ** 2 / c_or_one**2, 0.0, 1.0)
         correction = self.network.apply(params, x[..., None])
         h = bingham_harmonic_factor(x) + self.config.output_scale * x * (1 - x) * correction
-        return fourth_moment_from_harmonics(c, m2, h * m2**2 / c_or_one)
+        return c, m2, h * m2**2 / c_or_one
+
+    def fourth_moment(self, params: Any, D: Array) -> Array:
+        """S (..., n, n, 2, 2, 2, 2) of :meth:`harmonics`."""
+        return fourth_moment_from_harmonics(*self.harmonics(params, D))
+
+    def prepare(self, params: Any, c: Array, D: Array) -> tuple[Any, Any]:
+        """The CNN runs once per Stokes solve
+        (:func:`~physics.active_fluid.stokes.prepare_closure`); the solve iterates
+        :func:`~physics.active_fluid.moments.harmonic_closure` of its harmonics."""
+        del c
+        return harmonic_closure, self.harmonics(params, D)
 
     def __call__(self, params: Any, c: Array, D: Array, E: Array) -> tuple[Array, Array]:
         """(S:D, S:E) (..., n, n, 2, 2); c is taken as tr D."""
-        del c
-        S = self.fourth_moment(params, D)
-        return contract(S, D), contract(S, E)
+        closure, prepared = self.prepare(params, c, D)
+        return closure(prepared, c, D, E)

@@ -6,7 +6,9 @@ S1111 = (3c + 4 Re m₂ + Re m₄)/8, S1112 = (2 Im m₂ + Im m₄)/8, the rest 
 identities S_ijkk = D_ij (S1122 = D11 − S1111, S1222 = D12 − S1112, S2222 = D22 − S1122).
 
 A closure has the signature ``closure(params, c, D, E) -> (S:D, S:E)`` with c (...),
-D, E (..., 2, 2); :func:`exact_closure` is the one whose params are a known S field.
+D, E (..., 2, 2); :func:`exact_closure` is the one whose params are a known S field, and
+:func:`harmonic_closure` / :func:`strain_affine_closure` those whose params are known harmonics
+(the prepared forms of closures, see :func:`physics.active_fluid.stokes.prepare_closure`).
 """
 
 from typing import NamedTuple
@@ -110,6 +112,18 @@ def harmonic_closure(harmonics: tuple[Array, Array, Array], c: Array, D: Array, 
     del c
     components = fourth_moment_components(*harmonics)
     return contract_components(components, D), contract_components(components, E)
+
+
+def strain_affine_closure(
+    harmonics: tuple[Array, Array, Array, Array, Array], c: Array, D: Array, E: Array
+) -> tuple[Array, Array]:
+    """(S:D, S:E) of the fully symmetric S with harmonics c, m₂ and m₄ = m₄⁰ + a e + b ē, e =
+    E11 − E22 + 2iE12 the strain's harmonic; harmonics = (c, m₂, m₄⁰, a, b) (...), passed as the
+    closure params. The prepared form of a closure whose m₄ is affine in the local strain: the
+    parts that depend on D alone are computed once, the rest is a few products per point."""
+    c_s, m2, m4_fixed, per_e, per_conj_e = harmonics
+    _, e = second_harmonic(E)
+    return harmonic_closure((c_s, m2, m4_fixed + per_e * e + per_conj_e * jnp.conj(e)), c, D, E)
 
 
 def exact_closure(S: Array, c: Array, D: Array, E: Array) -> tuple[Array, Array]:

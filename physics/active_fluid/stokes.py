@@ -36,6 +36,10 @@ where the fixed point reduces it by 0.08 (measured in the developed state: 10 in
 evaluations, every one a complex FFT pair). The solve is wrapped in an implicit-function-theorem
 VJP (:func:`fixed_point`), so ``jax.grad`` differentiates through it at the cost of one adjoint
 fixed-point solve, with no unrolling.
+
+Before iterating, a closure may prepare itself for the given D (:func:`prepare_closure`), so
+that work depending on D alone (Bingham's Bessel factor, a learned closure's network) runs once
+per solve rather than in every evaluation of the map.
 """
 
 import functools
@@ -52,6 +56,25 @@ from physics.active_fluid.params import ActiveFluidParams
 from physics.spectral import make_grid, reflected, stokes_velocity, unpack_pair, wavenumber_indices
 
 Closure = Callable[[Any, Array, Array, Array], tuple[Array, Array]]
+
+
+
+def prepare_closure(
+    closure: Closure, closure_params: Any, c: Array, D: Array
+) -> tuple[Closure, Any]:
+    """(closure, params) to iterate the flow of the fields c, D with: what
+    ``closure.prepare(closure_params, c, D)`` returns when the closure has that method, else
+    the closure and its params unchanged.
+
+    The Stokes solve evaluates the closure at a dozen or more strains E for one D; a closure
+    whose expensive part depends on D alone (Bingham's Bessel-ratio factor, a network of D's
+    invariants or fields) computes that part in ``prepare`` once per solve and returns a cheap
+    closure of E, e.g. :func:`~physics.active_fluid.moments.harmonic_closure` with the
+    harmonics as params. Both must give the same (S:D, S:E) as the closure itself.
+    """
+    prepare = getattr(closure, "prepare", None)
+    return (closure, closure_params) if prepare is None else prepare(closure_params, c, D)
+
 
 STOKES_RTOL = 1e-12
 """Relative tolerance (max-norm change of E per iteration) of the self-consistent flow."""
@@ -250,6 +273,7 @@ def solve_flow(
     closure(closure_params, c, D, E) -> (S:D, S:E) supplies the fourth moment (static).
     Differentiable in params, c, D and closure_params.
     """
+    closure, closure_params = prepare_closure(closure, closure_params, c, D)
     inputs = (params, c, D, closure_params)
     update = functools.partial(_strain_update, closure)
     x0 = jnp.zeros((2, *c.shape), D.dtype)
@@ -277,6 +301,7 @@ def stokes_iterations(
     params: ActiveFluidParams, c: Array, D: Array, closure: Closure, closure_params: Any = ()
 ) -> Array:
     """() number of fixed-point iterations :func:`solve_flow` takes (a diagnostic)."""
+    closure, closure_params = prepare_closure(closure, closure_params, c, D)
     update = functools.partial(_strain_update, closure)
     inputs = (params, c, D, closure_params)
     x0 = jnp.zeros((2, *c.shape), D.dtype)

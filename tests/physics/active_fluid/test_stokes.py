@@ -59,6 +59,30 @@ def test_converged_flow_satisfies_stokes_with_its_own_strain(moments, closure):
     np.testing.assert_allclose(E[..., 0, 0] + E[..., 1, 1], 0.0, atol=100 * EPS * scale)
 
 
+class PreparedOnly:
+    """A closure that can only be used through its prepare step, which counts its calls."""
+
+    def __init__(self):
+        self.prepared = 0
+
+    def __call__(self, params, c, D, E):
+        raise AssertionError("the Stokes solve evaluated the unprepared closure")
+
+    def prepare(self, params, c, D):
+        self.prepared += 1
+        return exact_closure, params
+
+
+def test_solve_prepares_the_closure_once_and_iterates_the_prepared_form(moments):
+    c, D, S = moments
+    closure = PreparedOnly()
+    flow = solve_flow(PARAMS, c, D, closure, S)
+    assert closure.prepared == 1
+    reference = solve_flow(PARAMS, c, D, exact_closure, S)
+    for got, want in zip(flow, reference, strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-14 * float(jnp.max(jnp.abs(want))))
+
+
 def test_fixed_point_converges_in_a_few_iterations(moments):
     c, D, S = moments
     count = int(stokes_iterations(PARAMS, c, D, exact_closure, S))
