@@ -32,7 +32,8 @@ The Bingham coefficients are, with g = I₂I₀/I₁² at s² (:mod:`closures.ki
   (slower).
 - ``"D"``: one learned harmonic factor h(s²) = g(s²) + s²(1 − s²) N₁(s²) in place of g in all
   three coefficients, i.e. the exact (S:D, S:E) of the fully symmetric S with m₄ = h m₂²/c:
-  consistent between S:D and S:E, linear in E, as cheap in the solver as Bingham.
+  consistent between S:D and S:E, linear in E; the Stokes solve runs the network once and then
+  iterates as for Bingham.
 - ``"DL"``: as ``"D"``, plus a part of m₄ linear in the local strain, with complex harmonics
   m₂ = D11 − D22 + 2iD12 and e = E11 − E22 + 2iE12,
 
@@ -41,8 +42,8 @@ The Bingham coefficients are, with g = I₂I₀/I₁² at s² (:mod:`closures.ki
   the only terms of that order that turn as m₄ (by 4φ under a rotation by φ) and vanish at
   D′ = 0; still (S:D, S:E) of one fully symmetric S (so trace-consistent), exact at isotropy
   with the exact linear response (the strain part is second order) and at s = 1. S:E is then
-  quadratic in E, so the Stokes solve iterates the closure (about twice the iterations of
-  ``"D"``).
+  quadratic in E; the Stokes solve runs the network once (:meth:`LearnedClosure.prepare`) and
+  solves the nonlinear map by Anderson acceleration (about the iterations of ``"D"``).
 
 :class:`LearnedClosure` has the moment solver's closure signature ``closure(params, c, D, E)``
 and is hashable (a static argument of the jitted solver); its params are a flax parameter tree.
