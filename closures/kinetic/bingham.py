@@ -47,13 +47,14 @@ def bingham_closure(params: Any, c: Array, D: Array, E: Array) -> tuple[Array, A
     c = tr D (the moment model keeps tr D = c). D, E: (..., 2, 2) symmetric. Returns two
     (..., 2, 2) symmetric arrays.
     """
-    del params
-    return harmonic_closure(_harmonics(D), c, D, E)
+    closure, harmonics = _prepare(params, c, D)
+    return closure(harmonics, c, D, E)
 
 
 def _prepare(params: Any, c: Array, D: Array) -> tuple[Callable, tuple[Array, Array, Array]]:
-    """The Stokes solve's prepared form (:func:`~physics.active_fluid.stokes.prepare_closure`):
-    the harmonics of D's Bingham distribution, computed once per solve."""
+    """The Stokes solve's prepared form (:func:`~physics.active_fluid.stokes.prepare_closure`),
+    which the closure itself applies: the harmonics of D's Bingham distribution, computed once
+    per solve."""
     del params, c
     return harmonic_closure, _harmonics(D)
 

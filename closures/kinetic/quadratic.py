@@ -5,7 +5,7 @@ from typing import Any
 import jax.numpy as jnp
 from jax import Array
 
-from physics.active_fluid.moments import contract, exact_closure
+from physics.active_fluid.moments import exact_closure
 
 
 def fourth_moment(D: Array) -> Array:
@@ -28,15 +28,14 @@ def quadratic_closure(params: Any, c: Array, D: Array, E: Array) -> tuple[Array,
     (..., 2, 2) symmetric arrays: D (D:D)/c and D (D:E)/c. Gives ¼ instead of 3/8 for S1111 at
     isotropy (c = 1).
     """
-    del params, c
-    S = fourth_moment(D)
-    return contract(S, D), contract(S, E)
+    closure, S = _prepare(params, c, D)
+    return closure(S, c, D, E)
 
 
 def _prepare(params: Any, c: Array, D: Array):
-    """The Stokes solve's prepared form (:func:`~physics.active_fluid.stokes.prepare_closure`):
-    the exact closure of S = DD/c, formed once per solve (and affine in E, so solved by
-    conjugate gradients)."""
+    """The Stokes solve's prepared form (:func:`~physics.active_fluid.stokes.prepare_closure`),
+    which the closure itself applies: the exact closure of S = DD/c, formed once per solve
+    (and affine in E, so solved by conjugate gradients)."""
     del params, c
     return exact_closure, fourth_moment(D)
 

@@ -317,6 +317,30 @@ def _tolerance(dtype) -> float:
     return max(STOKES_RTOL, 100 * float(jnp.finfo(dtype).eps))
 
 
+class StrainProblem(NamedTuple):
+    """The fixed-point problem (E11, E12) = update((E11, E12), inputs) of one flow solve, with
+    the closure prepared for D: the arguments of :func:`fixed_point` after f and x0's shape."""
+
+    closure: Closure
+    update: Callable
+    inputs: tuple
+    rtol: float
+    affine: bool
+
+
+def _strain_problem(
+    params: ActiveFluidParams, c: Array, D: Array, closure: Closure, closure_params: Any
+) -> StrainProblem:
+    closure, closure_params = prepare_closure(closure, closure_params, c, D)
+    return StrainProblem(
+        closure,
+        functools.partial(_strain_update, closure),
+        (params, c, D, closure_params),
+        _tolerance(D.dtype),
+        is_affine(closure),
+    )
+
+
 def solve_flow(
     params: ActiveFluidParams,
     c: Array,
@@ -329,14 +353,12 @@ def solve_flow(
     closure(closure_params, c, D, E) -> (S:D, S:E) supplies the fourth moment (static).
     Differentiable in params, c, D and closure_params.
     """
-    closure, closure_params = prepare_closure(closure, closure_params, c, D)
-    inputs = (params, c, D, closure_params)
-    update = functools.partial(_strain_update, closure)
+    problem = _strain_problem(params, c, D, closure, closure_params)
     x0 = jnp.zeros((2, *c.shape), D.dtype)
     x = fixed_point(
-        update, x0, inputs, _tolerance(D.dtype), STOKES_MAX_ITERATIONS, is_affine(closure)
+        problem.update, x0, problem.inputs, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
     )
-    packed, viscosity, (S_D, S_E) = _deviatoric_stress(closure, x, inputs)
+    packed, viscosity, (S_D, S_E) = _deviatoric_stress(problem.closure, x, problem.inputs)
     sigma_hat = jnp.fft.fft2(packed)
     normal, shear = unpack_pair(sigma_hat)
     grid = make_grid(c.shape[0], params.L)
@@ -359,11 +381,8 @@ def stokes_iterations(
     params: ActiveFluidParams, c: Array, D: Array, closure: Closure, closure_params: Any = ()
 ) -> Array:
     """() number of fixed-point iterations :func:`solve_flow` takes (a diagnostic)."""
-    closure, closure_params = prepare_closure(closure, closure_params, c, D)
-    update = functools.partial(_strain_update, closure)
-    inputs = (params, c, D, closure_params)
+    problem = _strain_problem(params, c, D, closure, closure_params)
     x0 = jnp.zeros((2, *c.shape), D.dtype)
-    tolerance = _tolerance(D.dtype)
     return solve_fixed_point(
-        update, x0, inputs, tolerance, STOKES_MAX_ITERATIONS, is_affine(closure)
+        problem.update, x0, problem.inputs, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
     )[1]
