@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from physics.active_fluid.moments import Snapshot, symmetric
+from physics.active_fluid.moments import Snapshot, product, symmetric
 from physics.active_fluid.params import ActiveFluidParams
 from physics.active_fluid.stokes import Closure, Flow, solve_flow
 from physics.spectral import (
@@ -87,8 +87,8 @@ def _explicit_terms(
     f = solve_flow(params, c, D, closure, closure_params)
     G = f.grad_u
     S_T = f.S_E + 2 * params.zeta * f.S_D
-    mm = lambda a, b: jnp.einsum("...ik,...kj->...ij", a, b)  # noqa: E731
-    reaction = mm(G, D) + mm(D, jnp.swapaxes(G, -1, -2)) + 4 * params.zeta * mm(D, D) - 2 * S_T
+    GD = product(G, D)
+    reaction = GD + jnp.swapaxes(GD, -1, -2) + 4 * params.zeta * product(D, D) - 2 * S_T
     # Components first, so the forward FFTs need no transposes: the symmetric reaction's three
     # components, then the fluxes u c, u D11, u D12, u D22 (x and y parts).
     ux, uy = f.u[..., 0], f.u[..., 1]

@@ -91,6 +91,12 @@ def contract(S: Array, T: Array) -> Array:
     return sum(S[..., k, l] * T[..., k, l, None, None] for k in range(2) for l in range(2))
 
 
+def product(a: Array, b: Array) -> Array:
+    """The matrix product a·b of 2 × 2 tensors (..., 2, 2), by broadcast products: elementwise,
+    so it fuses with its neighbours (a batched 2 × 2 dot is a separate, slow kernel on CPU)."""
+    return sum(a[..., :, k, None] * b[..., None, k, :] for k in range(2))
+
+
 def contract_components(components: tuple[Array, ...], T: Array) -> Array:
     """S:T (..., 2, 2) of a fully symmetric S given by its five distinct components
     (S1111, S1112, S1122, S1222, S2222) (:func:`fourth_moment_components`); T (..., 2, 2).

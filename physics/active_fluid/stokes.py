@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
-from physics.active_fluid.moments import exact_closure, harmonic_closure, symmetric
+from physics.active_fluid.moments import exact_closure, harmonic_closure, product, symmetric
 from physics.active_fluid.params import ActiveFluidParams
 from physics.spectral import make_grid, reflected, stokes_velocity, unpack_pair, wavenumber_indices
 
@@ -111,8 +111,9 @@ class Flow(NamedTuple):
 
 def stress(params: ActiveFluidParams, D: Array, S_D: Array, S_E: Array) -> Array:
     """Σ = α D + β S:E − 2ζβ (D·D − S:D). D, S_D, S_E: (..., 2, 2). Returns (..., 2, 2)."""
-    DD = jnp.einsum("...ik,...kj->...ij", D, D)
-    return params.alpha * D + params.beta * S_E - 2 * params.zeta * params.beta * (DD - S_D)
+    return params.alpha * D + params.beta * S_E - 2 * params.zeta * params.beta * (
+        product(D, D) - S_D
+    )
 
 
 def _trace_free(x: Array) -> Array:
@@ -152,24 +153,66 @@ def _shear_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     return (k2 > 0).astype(float), ((kx + 1j * ky) ** 2 * inverse) ** 2
 
 
-def _strain_update(closure: Closure, x: Array, inputs: tuple) -> Array:
-    """One fixed-point iteration (E11, E12) ↦ those of sym ∇u(E), one complex FFT each way.
+def strain_of_stress(packed: Array, viscosity: Array | float) -> Array:
+    """(E11, E12) (2, n, n) of the Stokes flow −ν Δu + ∇P = ∇·Σ, ∇·u = 0 of a trace-free stress
+    packed as (Σ11 − Σ22)/2 + iΣ12 (n, n) complex: one complex FFT each way.
 
     Per wave vector of angle φ, the Stokes flow of a trace-free stress (σ_n, σ_s) =
     ((Σ11 − Σ22)/2, Σ12) has the strain (E11, E12) = (−sin 2φ, cos 2φ) w with
     w = (sin 2φ σ_n − cos 2φ σ_s)/(2ν): −1/(2ν) times the projection onto the shear component
     relative to k (what :func:`~physics.spectral.stokes_velocity` followed by sym ∇ computes).
     With σ = σ_n + iσ_s and e = E11 + iE12 packed as complex fields, that is
-    ê = −(σ̂ − e^{4iφ} conj(σ̂(−k)))/(4ν), conj(σ̂(−k)) being the spectrum of conj(σ).
+    ê = −(σ̂ − e^{4iφ} conj(σ̂(−k)))/(4ν), conj(σ̂(−k)) being the spectrum of conj(σ). (One
+    complex FFT of the pair is faster than a real FFT of both on XLA's CPU backend.)
     """
-    packed, viscosity, _ = _deviatoric_stress(closure, x, inputs)
-    nonzero, rotation = _shear_tables(x.shape[-1])
+    nonzero, rotation = _shear_tables(packed.shape[-1])
     sigma_hat = jnp.fft.fft2(packed)
     e = jnp.fft.ifft2(
         (nonzero * (-0.25 / viscosity)) * sigma_hat
         + (rotation * (0.25 / viscosity)) * jnp.conj(reflected(sigma_hat))
     )
     return jnp.stack([jnp.real(e), jnp.imag(e)])
+
+
+def _strain_update(closure: Closure, x: Array, inputs: tuple) -> Array:
+    """One fixed-point iteration (E11, E12) ↦ those of sym ∇u(E) (2, n, n) for any closure."""
+    packed, viscosity, _ = _deviatoric_stress(closure, x, inputs)
+    return strain_of_stress(packed, viscosity)
+
+
+class AffineStress(NamedTuple):
+    """The packed trace-free stress of a closure affine and pointwise in E, per grid point:
+    σ(x) = sigma0 + slope[0] E11 + slope[1] E12, x = (E11, E12).
+
+    sigma0: (n, n) complex σ at E = 0. slope: (2, n, n) complex ∂σ/∂E11, ∂σ/∂E12.
+    viscosity: () ν.
+    """
+
+    sigma0: Array
+    slope: Array
+    viscosity: Array
+
+
+def affine_stress(closure: Closure, inputs: tuple) -> AffineStress:
+    """:class:`AffineStress` of a closure in :data:`AFFINE_CLOSURES`, from one linearisation of
+    its stress at E = 0 applied to the two uniform unit strains.
+
+    Exact for those closures: each is affine in E and pointwise (S:E at a point depends on E
+    there only), so the response to a uniform unit strain is the local slope everywhere.
+    """
+    params, c, D, _ = inputs
+    x0 = jnp.zeros((2, *c.shape), D.dtype)
+    sigma0, tangent = jax.linearize(lambda x: _deviatoric_stress(closure, x, inputs)[0], x0)
+    units = jnp.eye(2, dtype=D.dtype)[:, :, None, None] * jnp.ones_like(x0)
+    slope = jnp.stack([tangent(units[b]) for b in range(2)])
+    return AffineStress(sigma0, slope, 1 + params.beta * jnp.mean(c) / 8)
+
+
+def _affine_strain_update(x: Array, stress_model: AffineStress) -> Array:
+    """:func:`_strain_update` of an :class:`AffineStress`: two products per point and one
+    complex FFT each way, none of the closure's own work."""
+    sigma0, slope, viscosity = stress_model
+    return strain_of_stress(sigma0 + slope[0] * x[0] + slope[1] * x[1], viscosity)
 
 
 def iterate_to_fixed_point(
@@ -318,12 +361,14 @@ def _tolerance(dtype) -> float:
 
 
 class StrainProblem(NamedTuple):
-    """The fixed-point problem (E11, E12) = update((E11, E12), inputs) of one flow solve, with
-    the closure prepared for D: the arguments of :func:`fixed_point` after f and x0's shape."""
+    """The fixed-point problem x = update(x, theta), x = (E11, E12), of one flow solve, with the
+    closure prepared for D: closure and inputs = (params, c, D, prepared params) evaluate its
+    stress; update, theta, rtol and affine are the arguments of :func:`fixed_point`."""
 
     closure: Closure
-    update: Callable
     inputs: tuple
+    update: Callable
+    theta: Any
     rtol: float
     affine: bool
 
@@ -332,12 +377,23 @@ def _strain_problem(
     params: ActiveFluidParams, c: Array, D: Array, closure: Closure, closure_params: Any
 ) -> StrainProblem:
     closure, closure_params = prepare_closure(closure, closure_params, c, D)
+    inputs = (params, c, D, closure_params)
+    rtol = _tolerance(D.dtype)
+    if is_affine(closure):
+        # The closure's stress is a pointwise affine map of E, formed once: the iterations then
+        # read two slope fields instead of evaluating the closure.
+        return StrainProblem(
+            closure, inputs, _affine_strain_update, affine_stress(closure, inputs), rtol, True
+        )
     return StrainProblem(
-        closure,
-        functools.partial(_strain_update, closure),
-        (params, c, D, closure_params),
-        _tolerance(D.dtype),
-        is_affine(closure),
+        closure, inputs, functools.partial(_strain_update, closure), inputs, rtol, False
+    )
+
+
+def _solve_strain(problem: StrainProblem, x0: Array) -> tuple[Array, Array]:
+    """(x, evaluations) of the problem's fixed point, from x0 (forward only)."""
+    return solve_fixed_point(
+        problem.update, x0, problem.theta, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
     )
 
 
@@ -356,7 +412,7 @@ def solve_flow(
     problem = _strain_problem(params, c, D, closure, closure_params)
     x0 = jnp.zeros((2, *c.shape), D.dtype)
     x = fixed_point(
-        problem.update, x0, problem.inputs, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
+        problem.update, x0, problem.theta, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
     )
     packed, viscosity, (S_D, S_E) = _deviatoric_stress(problem.closure, x, problem.inputs)
     sigma_hat = jnp.fft.fft2(packed)
@@ -382,7 +438,4 @@ def stokes_iterations(
 ) -> Array:
     """() number of fixed-point iterations :func:`solve_flow` takes (a diagnostic)."""
     problem = _strain_problem(params, c, D, closure, closure_params)
-    x0 = jnp.zeros((2, *c.shape), D.dtype)
-    return solve_fixed_point(
-        problem.update, x0, problem.inputs, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
-    )[1]
+    return _solve_strain(problem, jnp.zeros((2, *c.shape), D.dtype))[1]
