@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
-from jax import Array, lax
+from jax import Array
 
 
 class Grid(NamedTuple):
@@ -87,11 +87,9 @@ def irfft2(f_hat: Array) -> Array:
 def reflected(f_hat: Array) -> Array:
     """f_hat at −k on a full FFT grid: (..., n, n) -> (..., n, n), entry (i, j) taken from
     ((−i) mod n, (−j) mod n). conj(reflected(fft2(f))) is fft2(conj(f))."""
-    for axis in (-2, -1):
-        first = lax.slice_in_dim(f_hat, 0, 1, axis=axis)
-        rest = jnp.flip(lax.slice_in_dim(f_hat, 1, None, axis=axis), axis)
-        f_hat = jnp.concatenate([first, rest], axis)
-    return f_hat
+    # Reverse both axes, then roll by one: fewer materialised copies than reflecting each
+    # axis by slices and concatenations (it sits in the Stokes iteration's inner loop).
+    return jnp.roll(jnp.flip(f_hat, (-2, -1)), 1, (-2, -1))
 
 
 def unpack_pair(z_hat: Array) -> tuple[Array, Array]:
