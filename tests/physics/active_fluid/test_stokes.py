@@ -101,10 +101,10 @@ def test_fixed_point_converges_in_a_few_iterations(moments):
     isotropic = jnp.broadcast_to(jnp.eye(2) / 2, (N, N, 2, 2))
     S_iso = kinetic.moments(kinetic.to_spectral(ic.isotropic(N, 16)))[2]
     ones = jnp.ones((N, N))
-    # Isotropy: no flow, so nothing to iterate; one evaluation of the map confirms it.
+    # Isotropy: no flow, so nothing to iterate; the one evaluation of the map at E = 0 shows it.
     assert int(stokes_iterations(PARAMS, ones, isotropic, exact_closure, S_iso)) == 1
     # An isotropic S (S:E = c̄E/4, moved into the viscosity) under a driving stress that is not:
-    # exact after one iteration of the linearised map, confirmed by one of the true.
+    # the evaluation at E = 0, then one CG iteration on the (here constant) slope is exact.
     driven = isotropic + 0.1 * (
         D - jnp.trace(D, axis1=-2, axis2=-1)[..., None, None] * jnp.eye(2) / 2
     )
