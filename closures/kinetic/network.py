@@ -70,6 +70,7 @@ from closures.kinetic.invariants import invariants, tensor_basis
 from physics.active_fluid.moments import (
     fourth_moment_from_harmonics,
     harmonic_closure,
+    harmonics_at_strain,
     second_harmonic,
     strain_affine_closure,
 )
@@ -269,11 +270,10 @@ class LearnedClosure:
     def harmonics(self, params: Any, D: Array, E: Array) -> tuple[Array, Array, Array]:
         """Inputs ``"D"`` and ``"DL"``: the harmonics (c, m₂, m₄) (...) of the closure's fully
         symmetric S at the strain E (see the module docstring; E is ignored for ``"D"``)."""
-        c, m2, m4_fixed, per_e, per_conj_e = self.strain_affine_harmonics(params, D)
+        harmonics = self.strain_affine_harmonics(params, D)
         if self.config.inputs != "DL":
-            return c, m2, m4_fixed
-        _, e = second_harmonic(E)
-        return c, m2, m4_fixed + per_e * e + per_conj_e * jnp.conj(e)
+            return harmonics[:3]
+        return harmonics_at_strain(harmonics, E)
 
     def fourth_moment(self, params: Any, D: Array) -> Array:
         """Inputs ``"D"`` (for ``"DL"``: at E = 0): the fully symmetric S (..., 2, 2, 2, 2) with

@@ -127,9 +127,17 @@ def strain_affine_closure(
     E11 − E22 + 2iE12 the strain's harmonic; harmonics = (c, m₂, m₄⁰, a, b) (...), passed as the
     closure params. The prepared form of a closure whose m₄ is affine in the local strain: the
     parts that depend on D alone are computed once, the rest is a few products per point."""
-    c_s, m2, m4_fixed, per_e, per_conj_e = harmonics
+    return harmonic_closure(harmonics_at_strain(harmonics, E), c, D, E)
+
+
+def harmonics_at_strain(
+    harmonics: tuple[Array, Array, Array, Array, Array], E: Array
+) -> tuple[Array, Array, Array]:
+    """(c, m₂, m₄) (...) at the strain E (..., 2, 2) of strain-affine harmonics
+    (c, m₂, m₄⁰, a, b): m₄ = m₄⁰ + a e + b ē, e = E11 − E22 + 2iE12."""
+    c, m2, m4_fixed, per_e, per_conj_e = harmonics
     _, e = second_harmonic(E)
-    return harmonic_closure((c_s, m2, m4_fixed + per_e * e + per_conj_e * jnp.conj(e)), c, D, E)
+    return c, m2, m4_fixed + per_e * e + per_conj_e * jnp.conj(e)
 
 
 def exact_closure(S: Array, c: Array, D: Array, E: Array) -> tuple[Array, Array]:

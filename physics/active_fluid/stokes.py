@@ -200,12 +200,14 @@ def affine_stress(closure: Closure, inputs: tuple) -> AffineStress:
     Exact for those closures: each is affine in E and pointwise (S:E at a point depends on E
     there only), so the response to a uniform unit strain is the local slope everywhere.
     """
-    params, c, D, _ = inputs
+    _, c, D, _ = inputs
     x0 = jnp.zeros((2, *c.shape), D.dtype)
-    sigma0, tangent = jax.linearize(lambda x: _deviatoric_stress(closure, x, inputs)[0], x0)
+    sigma0, tangent, viscosity = jax.linearize(
+        lambda x: _deviatoric_stress(closure, x, inputs)[:2], x0, has_aux=True
+    )
     units = jnp.eye(2, dtype=D.dtype)[:, :, None, None] * jnp.ones_like(x0)
     slope = jnp.stack([tangent(units[b]) for b in range(2)])
-    return AffineStress(sigma0, slope, 1 + params.beta * jnp.mean(c) / 8)
+    return AffineStress(sigma0, slope, viscosity)
 
 
 def _affine_strain_update(x: Array, stress_model: AffineStress) -> Array:
@@ -390,13 +392,6 @@ def _strain_problem(
     )
 
 
-def _solve_strain(problem: StrainProblem, x0: Array) -> tuple[Array, Array]:
-    """(x, evaluations) of the problem's fixed point, from x0 (forward only)."""
-    return solve_fixed_point(
-        problem.update, x0, problem.theta, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
-    )
-
-
 def solve_flow(
     params: ActiveFluidParams,
     c: Array,
@@ -438,4 +433,7 @@ def stokes_iterations(
 ) -> Array:
     """() number of fixed-point iterations :func:`solve_flow` takes (a diagnostic)."""
     problem = _strain_problem(params, c, D, closure, closure_params)
-    return _solve_strain(problem, jnp.zeros((2, *c.shape), D.dtype))[1]
+    x0 = jnp.zeros((2, *c.shape), D.dtype)
+    return solve_fixed_point(
+        problem.update, x0, problem.theta, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
+    )[1]
