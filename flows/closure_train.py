@@ -113,7 +113,7 @@ class ClosureTrainConfig(DataConfig):
     """Configuration of ``closure-train`` (data keys: see :class:`DataConfig`)."""
 
     inputs: Literal["D", "DL", "DE"] = Field(
-        "D", description="invariants: D (s²), DL (s², m₄ also linear in E) or DE (s², E′, D′:E′)"
+        "DL", description="invariants: DL (s², m₄ also linear in E), D (s²) or DE (s², E′, D′:E′)"
     )
     kind: Literal["local", "cnn"] = Field("local", description="pointwise MLP or periodic CNN")
     kernel: int = Field(3, ge=1, description="CNN kernel width (odd)")
@@ -146,8 +146,8 @@ class ClosureTrainConfig(DataConfig):
     @model_validator(mode="after")
     def _cnn(self) -> ClosureTrainConfig:
         if self.kind == "cnn" and (self.inputs != "D" or self.active_rounds):
-            raise ValueError("kind: 'cnn' needs inputs 'D' and no active learning (active_rounds "
-                             "0)")  # fmt: skip
+            raise ValueError("kind: 'cnn' needs inputs 'D' (set inputs=D; the default is DL) "
+                             "and no active learning (active_rounds 0)")  # fmt: skip
         if self.kernel % 2 == 0:
             raise ValueError(f"kernel: must be odd, got {self.kernel}")
         return self
