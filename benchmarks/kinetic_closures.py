@@ -8,10 +8,11 @@ learned and the Bingham closure from the same state, to t = 20), and once per pa
 ``closure-estimate`` (α from the kinetic data truncated to 32², learned closure), without
 Prefect or MLflow, and records the table in RESULTS.md.
 
-Why several seeds: the late-time means of one chaotic run (t = 10–20) scatter by 10–25% from
-seed to seed for every closure, Bingham's included, so one run cannot tell a closure's bias from
-its luck. The table gives the errors of the ensemble means (mean over seeds of the late means,
-coarse against kinetic) and, beside them, the range of the single-run errors.
+Why several seeds: the late-time means of one chaotic run (t = 10–20) scatter by 10–25% from seed
+to seed for every closure, Bingham's included, so one run cannot tell a closure's bias from its
+luck. The table gives the errors of the ensemble means (mean over seeds of the late means, coarse
+against kinetic) and, beside them, the range of the single-run errors: the statistics of
+``closure-evaluate`` with ``seeds`` (``flows.closure_evaluate.ensemble_metrics``).
 
 Usage: python benchmarks/kinetic_closures.py [--quick] [--closure REF] [--seeds 1,2,3,4]
 [--no-record]   (REF as in closure-evaluate: ``learned``, a closure-train run id or a folder)
@@ -33,7 +34,12 @@ import physics  # noqa: F401  (float64)
 from closures.kinetic.apriori import best_harmonic_factor
 from closures.kinetic.dataset import pointwise
 from flows.closure_estimate import EstimationConfig, estimation_metrics, run_estimation
-from flows.closure_evaluate import EvaluationConfig, evaluate, evaluation_plots
+from flows.closure_evaluate import (
+    EvaluationConfig,
+    ensemble_metrics,
+    evaluate,
+    evaluation_plots,
+)
 from flows.closure_pipeline import coarse_fields
 from flows.closure_plots import harmonic_factor_plot
 from flows.closure_store import load_kinetic_dataset, resolve_closure
@@ -64,45 +70,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def ensemble_metrics(runs: list[dict]) -> dict:
-    """One pair's statistics over its seeds' evaluations (``closure-evaluate`` metrics each).
-
-    Errors of ⟨s⟩ and u_rms are signed relative errors of the ensemble means (the mean over seeds
-    of each run's late mean, coarse against kinetic), with the range of the single-run errors
-    beside them; a-priori errors and spectrum distances are means over seeds; stability and
-    "spectrum closer than Bingham's" are counts of runs; timings are medians.
-    """
-
-    def values(key: str) -> np.ndarray:
-        return np.array([run[key] for run in runs], dtype=float)
-
-    metrics: dict = {"runs": len(runs)}
-    for key in ("apriori_rel_error_learned", "apriori_rel_error_bingham",
-                "apriori_rel_error_quadratic", "apriori_floor_of_D",
-                "spectrum_log_l2_learned", "spectrum_log_l2_bingham"):  # fmt: skip
-        metrics[key] = float(np.mean(values(key)))
-    for name in ("learned", "bingham"):
-        metrics[f"stable_{name}"] = int(np.sum(values(f"stable_{name}")))
-    for quantity in ("order_parameter", "velocity_rms"):
-        reference = values(f"{quantity}_late_kinetic")
-        metrics[f"{quantity}_late_kinetic"] = float(np.mean(reference))
-        for name in ("learned", "bingham"):
-            late = values(f"{quantity}_late_{name}")
-            metrics[f"{quantity}_ensemble_error_{name}"] = float(
-                np.mean(late) / np.mean(reference) - 1
-            )
-            single = late / reference - 1
-            metrics[f"{quantity}_single_range_{name}"] = (float(single.min()), float(single.max()))
-    metrics["spectrum_closer_runs"] = int(
-        np.sum(values("spectrum_log_l2_learned") < values("spectrum_log_l2_bingham"))
-    )
-    for key in ("ms_per_step_kinetic", "ms_per_step_learned", "ms_per_step_bingham",
-                "speedup_vs_kinetic", "speedup_vs_kinetic_bingham"):  # fmt: skip
-        metrics[key] = float(np.median(values(key)))
-    metrics["speedup_vs_kinetic_min"] = float(values("speedup_vs_kinetic").min())
-    return metrics
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="32² kinetic, one pair, t = 10")
@@ -119,7 +86,7 @@ def main() -> None:
     with TemporaryDirectory() as tmp:
         for k, (alpha, zeta) in enumerate(pairs):
             start = time.perf_counter()
-            runs = []
+            runs, floors = [], []
             for seed in seeds:
                 log(f"pair α={alpha:g}, ζ={zeta:g}, seed {seed}: kinetic {n}² × 64, coarse 32²")
                 config = validate_config(EvaluationConfig, {
@@ -134,11 +101,11 @@ def main() -> None:
                         shutil.copy(plots[name], FIGURES / f"closure_{name}.png")
                 info, fields = load_kinetic_dataset(str(folder / "kinetic"))
                 held = pointwise(fields.select(fields.t >= config.t_min - 1e-9), zeta, 0)
-                runs.append({**evaluation.metrics,
-                             "apriori_floor_of_D": best_harmonic_factor(held)[2]})  # fmt: skip
+                runs.append(evaluation.metrics)
+                floors.append(best_harmonic_factor(held)[2])
                 if seed == seeds[0]:
                     estimation_data = (info, coarse_fields(fields, 32))
-            metrics = ensemble_metrics(runs)
+            metrics = {**ensemble_metrics(runs), "apriori_floor_of_D": float(np.mean(floors))}
             estimation = validate_config(EstimationConfig, {
                 "closure": args.closure, "alpha": alpha, "zeta": zeta, "n": 32, "t_end": t_end,
                 "n_outputs": int(4 * t_end), "t_min": 4.0, "n_windows": 4, "steps": 30,
@@ -161,7 +128,7 @@ def main() -> None:
         return "| " + " | ".join(
             f"{100 * m[key][0]:+.0f} … {100 * m[key][1]:+.0f}%" for *_, m in rows) + " |"
 
-    runs = rows[0][2]["runs"]
+    runs = rows[0][2]["n_seeds"]
     table = "\n".join([
         header, "|---" * (len(rows) + 1) + "|",
         line("a-priori rel. MSE of S:T, learned", "apriori_rel_error_learned", "{:.2e}"),
@@ -174,21 +141,21 @@ def main() -> None:
             f"{m['apriori_floor_of_D'] / m['apriori_rel_error_bingham']:.2f}"
             for *_, m in rows) + " |",
         f"| stable to t_end (of {runs} runs): learned / Bingham | " + " | ".join(
-            f"{m['stable_learned']} / {m['stable_bingham']}" for *_, m in rows) + " |",
+            f"{m['stable_runs_learned']} / {m['stable_runs_bingham']}" for *_, m in rows) + " |",
         line("late ⟨s⟩ kinetic (ensemble mean)", "order_parameter_late_kinetic", "{:.4f}"),
         "| **⟨s⟩ error of the ensemble mean, learned** " + percent(
-            "order_parameter_ensemble_error_learned"),
+            "order_parameter_signed_error_learned"),
         "| ⟨s⟩ error of the ensemble mean, Bingham " + percent(
-            "order_parameter_ensemble_error_bingham"),
+            "order_parameter_signed_error_bingham"),
         "| ⟨s⟩ error of single runs, learned " + percent_range(
             "order_parameter_single_range_learned"),
         "| ⟨s⟩ error of single runs, Bingham " + percent_range(
             "order_parameter_single_range_bingham"),
         line("late u_rms kinetic (ensemble mean)", "velocity_rms_late_kinetic", "{:.4f}"),
         "| **u_rms error of the ensemble mean, learned** " + percent(
-            "velocity_rms_ensemble_error_learned"),
+            "velocity_rms_signed_error_learned"),
         "| u_rms error of the ensemble mean, Bingham " + percent(
-            "velocity_rms_ensemble_error_bingham"),
+            "velocity_rms_signed_error_bingham"),
         "| u_rms error of single runs, learned " + percent_range(
             "velocity_rms_single_range_learned"),
         "| u_rms error of single runs, Bingham " + percent_range(

@@ -55,6 +55,8 @@ def argv(flow: str, values: dict, output: Path | None = None) -> list[str]:
         ("closure-evaluate", "closure=cubic", "closure: Value error, Input should be 'bingham'"),
         ("closure-evaluate", "coarse_n=96", "coarse_n: must be even, >= 8 and <= n (64)"),
         ("closure-evaluate", "n_theta=10", "n/n_theta/dt: invalid run"),
+        ("closure-evaluate", "seeds=[2, 2]", "seeds: must be distinct non-negative integers"),
+        ("closure-train", "kind=cnn", "kind: 'cnn' needs inputs 'D' (set inputs=D"),
         ("closure-estimate", "estimate=[beta]", "estimate.0: Input should be 'alpha' or 'zeta'"),
         ("closure-estimate", "t_min=7.9", "t_min: no window of 2 snapshots fits"),
         ("closure-estimate", "window=0", "window: Input should be greater than or equal to 1"),
@@ -129,10 +131,23 @@ def test_closure_train_saves_and_logs_a_closure(trained, capsys):
 
 
 def test_closure_evaluate_loads_the_trained_closure_by_run_id(trained, tmp_path, capsys):
+    """closure-evaluate by MLflow run id, on an ensemble of two seeds: the issue's metrics are
+    those of the ensemble means, and every seed's own metrics are logged beside them."""
     run_id = json.loads((trained / "summary.json").read_text())["mlflow_run_id"]
     capsys.readouterr()
-    assert main(argv("closure-evaluate", {**TINY_EVALUATE, "closure": run_id}, tmp_path)) == 0
+    config = {**TINY_EVALUATE, "closure": run_id, "seed": 1, "seeds": [2]}
+    assert main(argv("closure-evaluate", config, tmp_path)) == 0
     metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert metrics["n_seeds"] == 2
+    for name in ("velocity_rms", "order_parameter"):
+        late = [metrics[f"{name}_late_learned_seed{k}"] for k in (1, 2)]
+        kinetic = [metrics[f"{name}_late_kinetic_seed{k}"] for k in (1, 2)]
+        assert late[0] != late[1]  # two different runs
+        assert metrics[f"{name}_rel_error_learned"] == pytest.approx(
+            abs(sum(late) / sum(kinetic) - 1), rel=1e-12
+        )
+    apriori = [metrics[f"apriori_rel_error_learned_seed{k}"] for k in (1, 2)]
+    assert metrics["apriori_rel_error_learned"] == pytest.approx(sum(apriori) / 2, rel=1e-12)
     names = [f"apriori_rel_error_{m}" for m in ("learned", "bingham", "quadratic")]
     for model in ("learned", "bingham"):
         names += [f"{k}_{model}" for k in ("order_parameter_rel_error", "velocity_rms_rel_error",
