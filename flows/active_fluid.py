@@ -119,7 +119,7 @@ class ActiveFluidConfig(FlowConfig):
         if self.dt > self.t_end:
             raise ValueError(f"dt: must not exceed t_end ({self.t_end})")
         n_theta = self.n_theta if self.stability_uses_n_theta else None
-        limit = STABILITY_SLACK * max_stable_dt(physical_params(self), self.n, n_theta)
+        limit = step_limit(physical_params(self), self.n, n_theta)
         if self.dt > limit:
             raise ValueError(
                 f"dt: {self.dt:g} exceeds the explicit stability limit (about {limit:.3g} for "
@@ -230,6 +230,12 @@ def physical_params(config: ActiveFluidConfig) -> ActiveFluidParams:
         alpha=config.alpha, beta=config.beta, zeta=config.zeta, d_t=config.d_t, d_r=config.d_r,
         L=config.L,
     )  # fmt: skip
+
+
+def step_limit(params: ActiveFluidParams, n: int, n_theta: int | None = None) -> float:
+    """The largest dt a config accepts: STABILITY_SLACK times :func:`max_stable_dt` (kinetic on
+    n² × n_theta, or the moment model if n_theta is None)."""
+    return STABILITY_SLACK * max_stable_dt(params, n, n_theta)
 
 
 def steps_per_output(config: SimulationConfig | StabilityConfig) -> int:

@@ -13,8 +13,9 @@ from mlflow import MlflowClient
 
 from closures.kinetic import isotropic_coefficients, tensor_basis
 from closures.kinetic.network import ClosureConfig, LearnedClosure
-from flows.active_fluid import MomentConfig
+from flows.active_fluid import MomentConfig, step_limit
 from flows.cli import main
+from flows.closure_evaluate import COARSE_DT, ClosureEvaluateConfig
 from flows.closure_pipeline import ACCEPTANCE, acceptance, aggregate
 from flows.closure_store import (
     DEFAULT_CLOSURE_DIR,
@@ -24,8 +25,9 @@ from flows.closure_store import (
     save_closure,
 )
 from flows.closure_train import ClosureTrainConfig
-from flows.config import build_config
+from flows.config import build_config, validate_config
 from flows.tracking import tracking_uri
+from physics.active_fluid import ActiveFluidParams
 
 TINY_DATA = {"n": 8, "n_theta": 8, "dt": 0.01, "t_end": 1.0, "n_outputs": 4, "t_min": 0.25}
 TINY_TRAIN = {
@@ -56,6 +58,7 @@ def argv(flow: str, values: dict, output: Path | None = None) -> list[str]:
         ("closure-evaluate", "coarse_n=96", "coarse_n: must be even, >= 8 and <= n (64)"),
         ("closure-evaluate", "n_theta=10", "n/n_theta/dt: invalid run"),
         ("closure-evaluate", "seeds=[2, 2]", "seeds: must be distinct non-negative integers"),
+        ("closure-evaluate", "coarse_dt=0.2", "coarse_n/coarse_dt: invalid run: dt: 0.2 exceeds"),
         ("closure-train", "kind=cnn", "kind: 'cnn' needs inputs 'D' (set inputs=D"),
         ("closure-estimate", "estimate=[beta]", "estimate.0: Input should be 'alpha' or 'zeta'"),
         ("closure-estimate", "t_min=7.9", "t_min: no window of 2 snapshots fits"),
@@ -67,6 +70,19 @@ def test_bad_configs_exit_2_naming_the_key(flow, assignment, expected, capsys):
     assert main(["run", flow, "--set", assignment]) == 2
     normalise = lambda text: text.replace("Value error, ", "")  # noqa: E731
     assert normalise(expected) in normalise(capsys.readouterr().err)
+
+
+def test_default_coarse_step_is_capped_by_the_coarse_stability_limit():
+    """coarse_dt by default: 0.05 where the coarse grid's stability limit allows it, else that
+    limit (so strongly active parameters still get a valid default); a set value is kept."""
+    default = validate_config(ClosureEvaluateConfig, {})
+    assert default.coarse_step() == COARSE_DT == 0.05
+    active = validate_config(ClosureEvaluateConfig, {"alpha": -5.0, "zeta": 1.0})
+    limit = step_limit(ActiveFluidParams(alpha=-5.0, zeta=1.0), active.coarse_n)
+    assert active.coarse_step() == limit < COARSE_DT
+    assert active.coarse().dt == limit
+    chosen = validate_config(ClosureEvaluateConfig, {"alpha": -5.0, "coarse_dt": 0.01})
+    assert chosen.coarse_step() == chosen.coarse().dt == 0.01
 
 
 def test_shipped_closure_loads_and_is_exact_at_isotropy():
@@ -155,6 +171,8 @@ def test_closure_evaluate_loads_the_trained_closure_by_run_id(trained, tmp_path,
     assert set(names + ["speedup_vs_kinetic"]) <= set(metrics)
     assert metrics["stable_learned"] == 1.0 and metrics["stable_bingham"] == 1.0
     assert metrics["speedup_vs_kinetic"] > 0
+    assert metrics["coarse_dt_effective"] == pytest.approx(TINY_EVALUATE["coarse_dt"])
+    assert metrics["kinetic_dt_effective"] == pytest.approx(TINY_EVALUATE["dt"])
     for plot in ("comparison", "spectra", "order_fields"):
         assert (tmp_path / f"{plot}.png").is_file()
 
