@@ -15,7 +15,7 @@ from closures.kinetic import isotropic_coefficients, tensor_basis
 from closures.kinetic.network import ClosureConfig, LearnedClosure
 from flows.active_fluid import MomentConfig, step_limit
 from flows.cli import main
-from flows.closure_evaluate import COARSE_DT, ClosureEvaluateConfig
+from flows.closure_evaluate import COARSE_DT, COARSE_STEP_FRACTION, ClosureEvaluateConfig
 from flows.closure_pipeline import ACCEPTANCE, acceptance, aggregate
 from flows.closure_store import (
     DEFAULT_CLOSURE_DIR,
@@ -73,14 +73,14 @@ def test_bad_configs_exit_2_naming_the_key(flow, assignment, expected, capsys):
 
 
 def test_default_coarse_step_is_capped_by_the_coarse_stability_limit():
-    """coarse_dt by default: 0.05 where the coarse grid's stability limit allows it, else that
-    limit (so strongly active parameters still get a valid default); a set value is kept."""
+    """coarse_dt by default: 0.05 where half the coarse grid's stability limit allows it, else
+    that half (more active flows get smaller steps); a set value is kept."""
     default = validate_config(ClosureEvaluateConfig, {})
     assert default.coarse_step() == COARSE_DT == 0.05
-    active = validate_config(ClosureEvaluateConfig, {"alpha": -5.0, "zeta": 1.0})
-    limit = step_limit(ActiveFluidParams(alpha=-5.0, zeta=1.0), active.coarse_n)
-    assert active.coarse_step() == limit < COARSE_DT
-    assert active.coarse().dt == limit
+    active = validate_config(ClosureEvaluateConfig, {"alpha": -3.5, "zeta": 1.0})
+    limit = step_limit(ActiveFluidParams(alpha=-3.5, zeta=1.0), active.coarse_n)
+    assert active.coarse_step() == COARSE_STEP_FRACTION * limit < COARSE_DT
+    assert active.coarse().dt == active.coarse_step()
     chosen = validate_config(ClosureEvaluateConfig, {"alpha": -5.0, "coarse_dt": 0.01})
     assert chosen.coarse_step() == chosen.coarse().dt == 0.01
 
