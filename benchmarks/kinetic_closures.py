@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import jax
 import numpy as np
@@ -47,6 +48,7 @@ from flows.closure_pipeline import coarse_fields
 from flows.closure_plots import harmonic_factor_plot
 from flows.closure_store import load_kinetic_dataset, resolve_closure
 from flows.config import validate_config
+from flows.runtime import RunFailed
 
 SECTION = "## closures: learned kinetic closure on held-out (α, ζ)"
 PAIRS = [(-1.5, 0.75), (-2.5, 1.25), (-3.5, 1.0)]
@@ -94,14 +96,21 @@ def headroom_metrics(reference: dict[str, float], large: KineticRun) -> dict[str
 
 
 def ensemble_headroom(runs: list[dict[str, float]]) -> dict[str, float]:
-    """Ensemble-mean change of the late ⟨s⟩, u_rms of the kinetic runs at the larger dt
-    against the reference dt, and the median speed-up over them."""
-    metrics = {"kinetic_dt_large": runs[0]["kinetic_dt_large"],
-               "speedup_vs_kinetic_large": float(np.median(
-                   [run["speedup_vs_kinetic_large"] for run in runs]))}  # fmt: skip
+    """Over the seeds whose kinetic run at the larger dt did not blow up: the ensemble-mean
+    change of the late ⟨s⟩, u_rms against the reference dt (same seeds), the median speed-up
+    over those runs, and how many ran (``kinetic_large_runs``)."""
+    done = [run for run in runs if "kinetic_dt_large" in run]
+    metrics: dict[str, Any] = {"kinetic_large_runs": f"{len(done)} of {len(runs)}"}
+    if not done:
+        nan = float("nan")
+        return {**metrics, "speedup_vs_kinetic_large": nan,
+                "order_parameter_kinetic_large_change": nan,
+                "velocity_rms_kinetic_large_change": nan}  # fmt: skip
+    speedups = [run["speedup_vs_kinetic_large"] for run in done]
+    metrics["speedup_vs_kinetic_large"] = float(np.median(speedups))
     for quantity in ("order_parameter", "velocity_rms"):
-        large = np.mean([run[f"{quantity}_late_kinetic_large"] for run in runs])
-        reference = np.mean([run[f"{quantity}_late_kinetic"] for run in runs])
+        large = np.mean([run[f"{quantity}_late_kinetic_large"] for run in done])
+        reference = np.mean([run[f"{quantity}_late_kinetic"] for run in done])
         metrics[f"{quantity}_kinetic_large_change"] = float(large / reference - 1)
     return metrics
 
@@ -112,7 +121,7 @@ def main() -> None:
     parser.add_argument("--closure", default="learned", help="closure reference to evaluate")
     parser.add_argument("--seeds", default="1,2,3,4", help="initial-condition seeds, e.g. 1,2,3")
     parser.add_argument(
-        "--kinetic-dt-large", type=float, default=0.018,
+        "--kinetic-dt-large", type=float, default=0.01,
         help="a second, cheaper kinetic run per seed at this dt (its time-step headroom)",
     )
     parser.add_argument(
@@ -141,9 +150,14 @@ def main() -> None:
                         shutil.copy(plots[name], FIGURES / f"closure_{name}.png")
                 info, fields = load_kinetic_dataset(str(folder / "kinetic"))
                 held = pointwise(fields.select(fields.t >= config.t_min - 1e-9), zeta, 0)
-                large = run_kinetic(config.model_copy(update={"dt": args.kinetic_dt_large})
-                                    .kinetic(), folder / "kinetic_large", {"flow": "benchmark"})
-                runs.append({**evaluation.metrics, **headroom_metrics(evaluation.metrics, large)})
+                try:
+                    large = run_kinetic(config.model_copy(update={"dt": args.kinetic_dt_large})
+                                        .kinetic(), folder / "kinetic_large", {"flow": "bench"})
+                    headroom = headroom_metrics(evaluation.metrics, large)
+                except RunFailed as failure:  # the larger step is not usable for this run
+                    log(f"  kinetic at dt = {args.kinetic_dt_large:g}: {failure}")
+                    headroom = {}
+                runs.append({**evaluation.metrics, **headroom})
                 floors.append(best_harmonic_factor(held)[2])
                 if seed == seeds[0]:
                     estimation_data = (info, coarse_fields(fields, 32))
@@ -213,7 +227,8 @@ def main() -> None:
         line("**speed-up vs kinetic, learned (median)**", "speedup_vs_kinetic", "{:.1f}x"),
         line("speed-up vs kinetic, learned (slowest run)", "speedup_vs_kinetic_min", "{:.1f}x"),
         line("speed-up vs kinetic, Bingham (median)", "speedup_vs_kinetic_bingham", "{:.1f}x"),
-        line("kinetic dt of the headroom runs", "kinetic_dt_large", "{:.3g}"),
+        line(f"kinetic runs at dt = {args.kinetic_dt_large:g} that did not blow up",
+             "kinetic_large_runs", "{}"),
         "| kinetic at that dt: ensemble-mean ⟨s⟩ change " + percent(
             "order_parameter_kinetic_large_change"),
         "| kinetic at that dt: ensemble-mean u_rms change " + percent(
