@@ -209,3 +209,22 @@ def test_pipeline_summaries_and_acceptance_checks():
 def test_pipeline_bad_configs_exit_2(assignment, expected, capsys):
     assert main(["run", "closure-pipeline", "--set", assignment]) == 2
     assert expected in capsys.readouterr().err
+
+
+def test_closure_pipeline_runs_end_to_end_and_leaves_its_report(tmp_path, capsys):
+    """The flagship flow on a tiny problem: data, training, one held-out pair, estimation; the
+    report names every acceptance check and links plots that exist; the metrics carry the
+    per-pair and acceptance keys."""
+    config = {**TINY_TRAIN, "held_out": [[-1.5, 0.75]], "eval_n": 8, "eval_n_theta": 8,
+              "eval_t_end": 0.4, "eval_outputs": 4, "coarse_n": 8, "coarse_dt": 0.02,
+              "estimate_windows": 1, "estimate_steps": 2, "estimate_t_min": 0.1}  # fmt: skip
+    assert main(argv("closure-pipeline", config, tmp_path)) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert {f"accept_{name}" for name in ACCEPTANCE} <= set(metrics)
+    assert metrics["coarse_dt_effective_pair0"] == pytest.approx(0.02)
+    report = (tmp_path / "report.md").read_text()
+    assert "coarse 8², dt = 0.02;" in report
+    for text in ACCEPTANCE.values():
+        assert text in report
+    for link in ("comparison_pair0.png", "spectra_pair0.png", "estimation.png"):
+        assert link in report and (tmp_path / link).is_file()
