@@ -226,6 +226,8 @@ class FieldSample(NamedTuple):
 
 
 def physical_params(config: ActiveFluidConfig) -> ActiveFluidParams:
+    """The solver parameters of a config; any config with the six physical fields (α, β, ζ,
+    d_T, d_R, L) will do, e.g. closure-evaluate's."""
     return ActiveFluidParams(
         alpha=config.alpha, beta=config.beta, zeta=config.zeta, d_t=config.d_t, d_r=config.d_r,
         L=config.L,

@@ -51,6 +51,7 @@ from flows.active_fluid import (
     late_mean,
     late_velocity_spectrum,
     moment_simulator,
+    physical_params,
     sample_diagnostics,
     simulate_in_chunks,
     start_simulation,
@@ -65,7 +66,7 @@ from flows.plots import field_images_plot
 from flows.progress import Progress
 from flows.runtime import FlowOutcome, execute
 from flows.tracking import RunLogger
-from physics.active_fluid import ActiveFluidParams, diagnostics, moments_of_psi
+from physics.active_fluid import diagnostics, moments_of_psi
 
 FLOW_NAME = "closure-evaluate"
 DESCRIPTION = "Learned closure vs Bingham: a-priori errors and coarse moment runs vs kinetic"
@@ -144,9 +145,8 @@ class EvaluationConfig(PhysicsBlock):
         active flows, with larger velocities, get smaller steps."""
         if self.coarse_dt is not None:
             return self.coarse_dt
-        params = ActiveFluidParams(alpha=self.alpha, beta=self.beta, zeta=self.zeta,
-                                   d_t=self.d_t, d_r=self.d_r, L=self.L)  # fmt: skip
-        return min(COARSE_DT, COARSE_STEP_FRACTION * step_limit(params, self.coarse_n))
+        limit = step_limit(physical_params(self), self.coarse_n)
+        return min(COARSE_DT, COARSE_STEP_FRACTION * limit)
 
     def coarse(self, closure: str = "bingham") -> MomentConfig:
         return validate_config(MomentConfig, {

@@ -27,7 +27,6 @@ from prefect.cache_policies import NONE
 from pydantic import Field, field_validator, model_validator
 
 from closures.kinetic.dataset import RunFields, coarsen
-from flows.active_fluid import effective_dt
 from flows.closure_estimate import EstimationConfig, estimation_metrics, run_estimation
 from flows.closure_evaluate import EvaluationConfig, evaluate, evaluation_plots
 from flows.closure_plots import estimation_plot
@@ -165,8 +164,7 @@ def write_report(
     checks: dict[str, bool], plots: dict[str, Path], seconds: float,
 ) -> Path:  # fmt: skip
     """The Markdown report (plots linked by their file names, which sit beside it)."""
-    steps = sorted({f"{effective_dt(config.evaluation(k, 'bingham').coarse()):.3g}"
-                    for k in range(len(config.held_out))})  # fmt: skip
+    steps = sorted({f"{m['coarse_dt_effective']:.3g}" for m in per_pair})
     coarse_dt = " / ".join(steps) + (" (by pair)" if len(steps) > 1 else "")
     lines = [
         f"# closure-pipeline report (MLflow run `{run_id}`)", "",
