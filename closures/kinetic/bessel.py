@@ -194,7 +194,9 @@ def _table() -> np.ndarray:
         values = reference_harmonic_factor(_origin(p) + t)
         fit = np.polynomial.Chebyshev.fit(t, values, _DEGREE, domain=[-width, 0])
         power = fit.convert(domain=[-width, 0], kind=np.polynomial.Polynomial, window=[-width, 0])
-        rows.append(power.coef)
+        # convert() drops trailing coefficients that are exactly zero (the fit's top one is at
+        # round-off and came out 0.0 on some CPUs' BLAS): pad back to a full row.
+        rows.append(np.pad(power.coef, (0, _DEGREE + 1 - power.coef.size)))
     rows[-1][0] = 1.0  # g(1) = 1 exactly (the fit's constant differs by an ulp)
     return np.array(rows)
 
