@@ -183,6 +183,17 @@ def _origin(piece):
     return (piece > 0) * (piece + 1) / _PIECES
 
 
+def power_coefficients(fit: np.polynomial.Chebyshev, degree: int) -> np.ndarray:
+    """Coefficients (degree + 1,) of a Chebyshev series in powers of its own variable.
+
+    ``convert`` drops trailing coefficients that are exactly zero; a least-squares fit's top
+    coefficient sits at round-off and comes out 0.0 with some CPUs' BLAS, so the row is padded
+    back to full length (its missing entries are those zeros).
+    """
+    power = fit.convert(domain=fit.domain, kind=np.polynomial.Polynomial, window=fit.domain)
+    return np.pad(power.coef, (0, degree + 1 - power.coef.size))
+
+
 def _table() -> np.ndarray:
     """Coefficients (_PIECES, _DEGREE + 1) of g in powers of x − _origin(p) on piece p: the
     Taylor series on the first piece, least-squares fits at 2(_DEGREE + 1) Chebyshev points on
@@ -193,10 +204,7 @@ def _table() -> np.ndarray:
     for p in range(1, _PIECES):
         values = reference_harmonic_factor(_origin(p) + t)
         fit = np.polynomial.Chebyshev.fit(t, values, _DEGREE, domain=[-width, 0])
-        power = fit.convert(domain=[-width, 0], kind=np.polynomial.Polynomial, window=[-width, 0])
-        # convert() drops trailing coefficients that are exactly zero (the fit's top one is at
-        # round-off and came out 0.0 on some CPUs' BLAS): pad back to a full row.
-        rows.append(np.pad(power.coef, (0, _DEGREE + 1 - power.coef.size)))
+        rows.append(power_coefficients(fit, _DEGREE))
     rows[-1][0] = 1.0  # g(1) = 1 exactly (the fit's constant differs by an ulp)
     return np.array(rows)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import closures.kinetic as ck
-from closures.kinetic.bessel import SWITCH_ORDER_PARAMETER
+from closures.kinetic.bessel import SWITCH_ORDER_PARAMETER, power_coefficients
 from tests.closures.kinetic import reference
 
 EPS = float(jnp.finfo(jnp.float64).eps)
@@ -70,6 +70,16 @@ def test_harmonic_factor_agrees_with_scipy_bessel_ratios():
     )
     expected = [reference.bingham_harmonic_factor(v) for v in s]
     np.testing.assert_allclose(ck.bingham_harmonic_factor(jnp.asarray(s**2)), expected, rtol=1e-13)
+
+
+def test_power_coefficients_keep_a_zero_top_coefficient():
+    # A least-squares fit's top coefficient can come out exactly 0.0 (it did with one CPU's
+    # BLAS, and the Bessel table then failed to build): the row keeps its full length.
+    fit = np.polynomial.Chebyshev([1.0, 2.0, -0.5, 0.0], domain=[-0.25, 0.0])
+    row = power_coefficients(fit, 3)
+    assert row.shape == (4,) and row[-1] == 0.0
+    t = np.linspace(-0.25, 0.0, 7)
+    np.testing.assert_allclose(np.polynomial.polynomial.polyval(t, row), fit(t), rtol=1e-14)
 
 
 def test_trace_identity_and_full_symmetry(random_second_moments):
