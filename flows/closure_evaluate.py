@@ -19,10 +19,13 @@ compilation), and the kinetic reference values.
 With ``seeds`` (further initial-condition seeds besides ``seed``) the whole comparison runs once
 per seed and the metrics above describe the ensemble (:func:`ensemble_metrics`): the ⟨s⟩ and
 u_rms errors are those of the ensemble means (each run's late mean, averaged over the seeds),
-a-priori errors and spectrum distances are means, ``stable_*`` is 1 only if every run was stable,
-timings and speed-ups are medians; every single run's metrics are logged too, suffixed
-``_seed<k>``. One chaotic run's late means scatter by 10–25% from seed to seed for every
-closure, so a closure's bias shows only in an ensemble.
+``spectrum_log_l2_*`` the distance between the ensemble-mean late spectra (each run's late
+spectrum, averaged over the seeds; the mean of the single runs' distances is
+``spectrum_log_l2_run_mean_*``), a-priori errors are means, ``stable_*`` is 1 only if every run
+was stable, timings and speed-ups are medians; every single run's metrics are logged too,
+suffixed ``_seed<k>``. One chaotic run's late means scatter by 10–25% from seed to seed for
+every closure, and one run's late spectrum by about 0.15 in this distance, so a closure's bias
+shows only in an ensemble.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -159,6 +163,11 @@ class EvaluationConfig(PhysicsBlock):
     def _physics(self) -> PhysicsBlock:
         return PhysicsBlock(beta=self.beta, d_t=self.d_t, d_r=self.d_r, L=self.L)
 
+    def spectrum_shells(self) -> int:
+        """The shells 1 … this compared between kinetic and coarse spectra: the dealiased range
+        of the coarser grid."""
+        return min(self.n, self.coarse_n) // 3
+
     def all_seeds(self) -> list[int]:
         """seed, then the further ``seeds`` (without repeating seed)."""
         return [self.seed, *(s for s in self.seeds if s != self.seed)]
@@ -265,7 +274,7 @@ def evaluate(
     spectra = {"kinetic": late_spectrum_of(kinetic.fields.t, kinetic.fields.u, config.L)}
     final = {"kinetic": np.asarray(diagnostics.order_parameter(kinetic.fields.c[-1],
                                                                kinetic.fields.D[-1]))}  # fmt: skip
-    shells = min(config.n, config.coarse_n) // 3
+    shells = config.spectrum_shells()
     order_ref = late_mean(reference["order_parameter"].tolist())
     rms_ref = late_mean(reference["velocity_rms"].tolist())
     coarse_runs = {}
@@ -308,26 +317,42 @@ def evaluate(
     return Evaluation(metrics, series, spectra, final, 2 * np.pi / config.L * shells)
 
 
-def ensemble_metrics(runs: list[dict[str, float]]) -> dict[str, Any]:
-    """The metrics of :func:`evaluate` for an ensemble of runs (one dict of metrics per seed).
+def ensemble_metrics(runs: list[dict[str, float]],
+                     spectra: list[dict[str, tuple[np.ndarray, np.ndarray]]],
+                     shells: int) -> dict[str, Any]:  # fmt: skip
+    """The metrics of :func:`evaluate` for an ensemble of runs: one dict of metrics and one of
+    late spectra ({model: (k, E)}, :attr:`Evaluation.spectra`) per seed.
 
     ``{order_parameter,velocity_rms}_rel_error_*`` are |ensemble mean / kinetic ensemble mean
     − 1| of the late means, ``*_signed_error_*`` the same with its sign and
-    ``*_single_range_*`` the (min, max) of the single runs' signed errors; a-priori errors and
-    spectrum distances are means, ``stable_*`` the minimum and ``stable_runs_*`` the count,
-    ``spectrum_closer_runs`` the runs whose learned spectrum is closer than Bingham's; timings
-    and speed-ups are medians (``speedup_vs_kinetic_min``: the slowest run's). One run gives
-    back its own metrics (and the extra keys).
+    ``*_single_range_*`` the (min, max) of the single runs' signed errors;
+    ``spectrum_log_l2_*`` is the distance (:func:`spectrum_distance` over shells 1 … shells)
+    between the coarse and the kinetic ensemble-mean late spectra, ``spectrum_log_l2_run_mean_*``
+    the mean of the single runs' distances and ``spectrum_closer_runs`` the runs whose learned
+    spectrum is closer than Bingham's; a-priori errors are means, ``stable_*`` the minimum and
+    ``stable_runs_*`` the count; timings and speed-ups are medians
+    (``speedup_vs_kinetic_min``: the slowest run's). One run gives back its own metrics (and
+    the extra keys).
     """
 
     def values(key: str) -> np.ndarray:
         return np.array([run[key] for run in runs], dtype=float)
 
+    def ensemble_spectrum(model: str) -> tuple[np.ndarray, np.ndarray]:
+        k = spectra[0][model][0]
+        return k, np.mean([run[model][1] for run in spectra], axis=0)
+
     metrics: dict[str, Any] = {"n_seeds": len(runs)}
     for model in ("learned", "bingham", "quadratic"):
         metrics[f"apriori_rel_error_{model}"] = float(np.mean(values(f"apriori_rel_error_{model}")))
+    kinetic_spectrum = ensemble_spectrum("kinetic")
     for model in COARSE_MODELS:
-        metrics[f"spectrum_log_l2_{model}"] = float(np.mean(values(f"spectrum_log_l2_{model}")))
+        every_run_has_one = all(model in run for run in spectra)  # not a run that never saved
+        metrics[f"spectrum_log_l2_{model}"] = (
+            spectrum_distance(ensemble_spectrum(model), kinetic_spectrum, shells)
+            if every_run_has_one else float("nan"))  # fmt: skip
+        metrics[f"spectrum_log_l2_run_mean_{model}"] = float(
+            np.mean(values(f"spectrum_log_l2_{model}")))  # fmt: skip
         metrics[f"stable_{model}"] = float(np.min(values(f"stable_{model}")))
         metrics[f"stable_runs_{model}"] = int(np.sum(values(f"stable_{model}")))
     for quantity in ("order_parameter", "velocity_rms"):
@@ -385,29 +410,45 @@ def evaluate_task(config: EvaluationConfig, output_dir: Path, run_id: str) -> Ev
     return evaluate(config, output_dir, run_id, FLOW_NAME)
 
 
+def seed_folder(config: EvaluationConfig, output_dir: Path, seed: int) -> Path:
+    """Where one seed's comparison writes: output_dir itself for a single seed."""
+    return output_dir if len(config.all_seeds()) == 1 else output_dir / f"seed{seed}"
+
+
+def evaluate_seeds(
+    config: EvaluationConfig, output_dir: Path, evaluate_one: Callable[..., Evaluation],
+) -> tuple[Evaluation, dict[str, float]]:  # fmt: skip
+    """The comparison for every seed of ``config`` (``evaluate_one(config, folder)``, one seed
+    each, in :func:`seed_folder`): the first seed's evaluation (plots, series) and the metrics,
+    those of the ensemble (:func:`ensemble_metrics`, ranges as ``*_min``/``*_max``) with every
+    seed's own suffixed ``_seed<k>`` when there are several seeds."""
+    seeds = config.all_seeds()
+    if len(seeds) == 1:
+        evaluation = evaluate_one(config, seed_folder(config, output_dir, seeds[0]))
+        return evaluation, dict(evaluation.metrics)
+    per_seed, spectra = {}, []
+    for seed in seeds:
+        one = config.model_copy(update={"seed": seed, "seeds": []})
+        result = evaluate_one(one, seed_folder(config, output_dir, seed))
+        per_seed[seed] = result.metrics
+        spectra.append(result.spectra)
+        if seed == seeds[0]:
+            evaluation = result
+    ensemble = ensemble_metrics(list(per_seed.values()), spectra, config.spectrum_shells())
+    metrics = {key: value for key, value in ensemble.items() if not isinstance(value, tuple)}
+    for key, value in ensemble.items():
+        if isinstance(value, tuple):
+            metrics[f"{key}_min"], metrics[f"{key}_max"] = value
+    for seed, values in per_seed.items():
+        metrics.update({f"{key}_seed{seed}": value for key, value in values.items()})
+    return evaluation, metrics
+
+
 def evaluate_body(config: ClosureEvaluateConfig, logger: RunLogger,
                   output_dir: Path) -> FlowOutcome:  # fmt: skip
     start = time.perf_counter()
-    seeds = config.all_seeds()
-    if len(seeds) == 1:
-        evaluation = evaluate_task(config, output_dir, logger.run_id)
-        metrics = dict(evaluation.metrics)
-    else:
-        # One comparison per seed; the plots and series are the first seed's.
-        per_seed = {}
-        for seed in seeds:
-            one = config.model_copy(update={"seed": seed, "seeds": []})
-            result = evaluate_task(one, output_dir / f"seed{seed}", logger.run_id)
-            per_seed[seed] = result.metrics
-            if seed == seeds[0]:
-                evaluation = result
-        ensemble = ensemble_metrics(list(per_seed.values()))
-        metrics = {key: value for key, value in ensemble.items() if not isinstance(value, tuple)}
-        for key, value in ensemble.items():
-            if isinstance(value, tuple):
-                metrics[f"{key}_min"], metrics[f"{key}_max"] = value
-        for seed, values in per_seed.items():
-            metrics.update({f"{key}_seed{seed}": value for key, value in values.items()})
+    evaluation, metrics = evaluate_seeds(
+        config, output_dir, lambda one, folder: evaluate_task(one, folder, logger.run_id))
     artifacts = evaluation_plots(evaluation, config, output_dir, FLOW_NAME)
     series = output_dir / "series.json"
     series.write_text(json.dumps({

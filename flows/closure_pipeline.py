@@ -5,9 +5,11 @@ held-out (α, ζ) → parameter estimation → a Markdown report with plots, all
    under ``closure/`` (so this run's id works as a ``closure`` reference elsewhere).
 2. For each ``held_out`` (α, ζ) pair: ``closure-evaluate``'s computation (kinetic reference on
    eval_n² × eval_n_theta, coarse moment runs on coarse_n² with the learned and the Bingham
-   closure, same initial state); metrics get the suffix ``_pair{k}``, and the plain names
-   (``apriori_rel_error_learned``, ``stable_learned``, ...) hold the mean (min for ``stable_*``
-   and ``speedup_vs_kinetic``) over the pairs; the training metrics get the prefix ``train_``.
+   closure, same initial state), for the seeds eval_seed and eval_seeds with the metrics of the
+   ensemble (:func:`flows.closure_evaluate.ensemble_metrics`); metrics get the suffix
+   ``_pair{k}``, and the plain names (``apriori_rel_error_learned``, ``stable_learned``, ...)
+   hold the mean (min for ``stable_*`` and ``speedup_vs_kinetic``) over the pairs; the
+   training metrics get the prefix ``train_``.
 3. α (and ζ) estimated as in ``closure-estimate`` from the first pair's kinetic data,
    spectrally truncated to the coarse grid, with the learned closure.
 4. ``report.md``: configuration, training data, tables of every metric, the acceptance checks
@@ -28,7 +30,13 @@ from pydantic import Field, field_validator, model_validator
 
 from closures.kinetic.dataset import RunFields, coarsen
 from flows.closure_estimate import EstimationConfig, estimation_metrics, run_estimation
-from flows.closure_evaluate import EvaluationConfig, evaluate, evaluation_plots
+from flows.closure_evaluate import (
+    EvaluationConfig,
+    evaluate,
+    evaluate_seeds,
+    evaluation_plots,
+    seed_folder,
+)
 from flows.closure_plots import estimation_plot
 from flows.closure_store import CLOSURE_ARTIFACT_DIR, load_kinetic_dataset
 from flows.closure_train import (
@@ -66,6 +74,9 @@ class ClosurePipelineConfig(ClosureTrainConfig):
     held_out: list[list[float]] = Field([[-1.5, 0.75], [-2.5, 1.25]],
                                         description="(α, ζ) pairs to evaluate on")  # fmt: skip
     eval_seed: int = Field(1, ge=0, description="initial-condition seed of the evaluation runs")
+    eval_seeds: list[int] = Field([2, 3, 4], description="further seeds: each held-out pair is "
+                                  "judged on the ensemble of eval_seed and these (metrics of the "
+                                  "ensemble means, as closure-evaluate's seeds)")  # fmt: skip
     eval_n: int = Field(64, description="kinetic grid of the evaluation runs")
     eval_n_theta: int = Field(64, description="orientation samples of the evaluation runs")
     eval_t_end: float = Field(20.0, gt=0, description="end time of the evaluation runs")
@@ -80,6 +91,7 @@ class ClosurePipelineConfig(ClosureTrainConfig):
 
     quick_overrides = {
         **ClosureTrainConfig.quick_overrides, "held_out": [[-2.0, 0.75]], "eval_n": 32,
+        "eval_seeds": [],
         "eval_outputs": 40, "estimate_windows": 2, "estimate_steps": 15,
     }  # fmt: skip
 
@@ -108,6 +120,7 @@ class ClosurePipelineConfig(ClosureTrainConfig):
         return validate_config(EvaluationConfig, {
             "beta": self.beta, "d_t": self.d_t, "d_r": self.d_r, "L": self.L,
             "closure": closure, "alpha": alpha, "zeta": zeta, "seed": self.eval_seed,
+            "seeds": self.eval_seeds,
             "n": self.eval_n, "n_theta": self.eval_n_theta, "dt": self.dt,
             "t_end": self.eval_t_end, "n_outputs": self.eval_outputs, "amplitude": self.amplitude,
             "coarse_n": self.coarse_n, "coarse_dt": self.coarse_dt, "t_min": self.t_min,
@@ -166,6 +179,10 @@ def write_report(
     """The Markdown report (plots linked by their file names, which sit beside it)."""
     steps = sorted({f"{m['coarse_dt_effective']:.3g}" for m in per_pair})
     coarse_dt = " / ".join(steps) + (" (by pair)" if len(steps) > 1 else "")
+    all_seeds = config.evaluation(0, "bingham").all_seeds()
+    seeds = f"seed {all_seeds[0]}" if len(all_seeds) == 1 else (
+        f"seeds {', '.join(map(str, all_seeds))} (each pair judged on the ensemble: errors of the "
+        "ensemble-mean late ⟨s⟩ and u_rms, distance of the ensemble-mean late spectra)")
     lines = [
         f"# closure-pipeline report (MLflow run `{run_id}`)", "",
         f"Wall time {seconds:.0f} s. Learned closure: inputs `{config.inputs}`, hidden "
@@ -187,8 +204,8 @@ def write_report(
           for name in ("learned", "bingham", "quadratic")],
         "", "## Held-out (α, ζ): kinetic reference vs coarse moment runs", "",
         f"Kinetic {config.eval_n}² × {config.eval_n_theta}, dt ≤ {config.dt:g}; coarse "
-        f"{config.coarse_n}², dt = {coarse_dt}; t ≤ {config.eval_t_end:g}, seed "
-        f"{config.eval_seed}; late = second half of the run.", "",
+        f"{config.coarse_n}², dt = {coarse_dt}; t ≤ {config.eval_t_end:g}, {seeds}; late = "
+        "second half of the run.", "",
     ]  # fmt: skip
     names = [
         "apriori_rel_error_learned", "apriori_rel_error_bingham", "apriori_rel_error_quadratic",
@@ -258,13 +275,16 @@ def pipeline_body(config: ClosurePipelineConfig, logger: RunLogger,
     for k in range(len(config.held_out)):
         evaluation_config = config.evaluation(k, str(closure_dir))
         folder = output_dir / f"pair{k}"
-        result = evaluate_pair_task(evaluation_config, folder, logger.run_id)
-        per_pair.append(result.metrics)
+        result, metrics_of_pair = evaluate_seeds(
+            evaluation_config, folder,
+            lambda one, where: evaluate_pair_task(one, where, logger.run_id))  # fmt: skip
+        per_pair.append(metrics_of_pair)
         for name, path in evaluation_plots(result, evaluation_config, folder, FLOW_NAME).items():
             # Unique names beside the report (MLflow logs artifacts by file name).
             plots[f"{name}_pair{k}"] = Path(shutil.copy(path, output_dir / f"{name}_pair{k}.png"))
     alpha, zeta = config.held_out[0]
-    info, fields = load_kinetic_dataset(str(output_dir / "pair0" / "kinetic"))
+    first = seed_folder(config.evaluation(0, "bingham"), output_dir / "pair0", config.eval_seed)
+    info, fields = load_kinetic_dataset(str(first / "kinetic"))
     estimation_config = config.estimation(str(closure_dir), (alpha, zeta))
     estimation = estimate_task(estimation_config, output_dir / "estimate", logger.run_id, info,
                                coarse_fields(fields, config.coarse_n))  # fmt: skip

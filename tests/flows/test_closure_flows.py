@@ -15,7 +15,13 @@ from closures.kinetic import isotropic_coefficients, tensor_basis
 from closures.kinetic.network import ClosureConfig, LearnedClosure
 from flows.active_fluid import MomentConfig, step_limit
 from flows.cli import main
-from flows.closure_evaluate import COARSE_DT, COARSE_STEP_FRACTION, ClosureEvaluateConfig
+from flows.closure_evaluate import (
+    COARSE_DT,
+    COARSE_STEP_FRACTION,
+    ClosureEvaluateConfig,
+    ensemble_metrics,
+    spectrum_distance,
+)
 from flows.closure_pipeline import ACCEPTANCE, acceptance, aggregate
 from flows.closure_store import (
     DEFAULT_CLOSURE_DIR,
@@ -164,6 +170,9 @@ def test_closure_evaluate_loads_the_trained_closure_by_run_id(trained, tmp_path,
         )
     apriori = [metrics[f"apriori_rel_error_learned_seed{k}"] for k in (1, 2)]
     assert metrics["apriori_rel_error_learned"] == pytest.approx(sum(apriori) / 2, rel=1e-12)
+    distances = [metrics[f"spectrum_log_l2_learned_seed{k}"] for k in (1, 2)]
+    assert metrics["spectrum_log_l2_run_mean_learned"] == pytest.approx(sum(distances) / 2)
+    assert np.isfinite(metrics["spectrum_log_l2_learned"])  # of the ensemble-mean spectra
     names = [f"apriori_rel_error_{m}" for m in ("learned", "bingham", "quadratic")]
     for model in ("learned", "bingham"):
         names += [f"{k}_{model}" for k in ("order_parameter_rel_error", "velocity_rms_rel_error",
@@ -175,6 +184,39 @@ def test_closure_evaluate_loads_the_trained_closure_by_run_id(trained, tmp_path,
     assert metrics["kinetic_dt_effective"] == pytest.approx(TINY_EVALUATE["dt"])
     for plot in ("comparison", "spectra", "order_fields"):
         assert (tmp_path / f"{plot}.png").is_file()
+
+
+def test_ensemble_spectrum_distance_compares_ensemble_means_not_single_runs():
+    """Two coarse runs whose late spectra are the two kinetic runs' spectra, paired the other way
+    round (what sampling noise alone does): every single run is off, the ensemble is exact."""
+    k = 2 * np.pi / 10 * np.arange(12)
+    truth = (1 + k) ** -3.0
+    wobble = np.exp(0.3 * np.sin(3 * k))  # one chaotic run's deviation from the mean spectrum
+    kinetic = [truth * wobble, truth / wobble]
+    spectra = [{"kinetic": (k, kinetic[j]), "learned": (k, kinetic[1 - j]),
+                "bingham": (k, 1.2 * kinetic[j])} for j in (0, 1)]  # fmt: skip
+    runs = [{**one_run_metrics(), **{f"spectrum_log_l2_{m}": spectrum_distance(
+        one[m], one["kinetic"], 10) for m in ("learned", "bingham")}} for one in spectra]
+    metrics = ensemble_metrics(runs, spectra, 10)
+    assert metrics["spectrum_log_l2_learned"] == pytest.approx(0.0, abs=1e-12)
+    assert metrics["spectrum_log_l2_bingham"] == pytest.approx(np.log(1.2), rel=1e-12)
+    single = runs[0]["spectrum_log_l2_learned"]
+    assert single > np.log(1.2)  # per run, the noise makes the exact closure look worse
+    assert metrics["spectrum_log_l2_run_mean_learned"] == pytest.approx(single, rel=1e-12)
+    assert metrics["spectrum_closer_runs"] == 0
+
+
+def one_run_metrics() -> dict:
+    """One run's metrics of :func:`evaluate` other than the spectrum distances (values
+    irrelevant here)."""
+    names = [f"apriori_rel_error_{m}" for m in ("learned", "bingham", "quadratic")]
+    names += [f"{q}_late_{m}" for q in ("order_parameter", "velocity_rms")
+              for m in ("kinetic", "learned", "bingham")]  # fmt: skip
+    names += [f"{k}_{m}" for k in ("stable", "ms_per_step", "speedup_vs_kinetic")
+              for m in ("learned", "bingham")]  # fmt: skip
+    names += ["ms_per_step_kinetic", "speedup_vs_kinetic", "kinetic_dt_effective",
+              "coarse_dt_effective", "kinetic_wall_time_s"]  # fmt: skip
+    return dict.fromkeys(names, 1.0)
 
 
 def pair_metrics(learned: float, stable: float = 1.0, speedup: float = 40.0) -> dict:
@@ -212,18 +254,20 @@ def test_pipeline_bad_configs_exit_2(assignment, expected, capsys):
 
 
 def test_closure_pipeline_runs_end_to_end_and_leaves_its_report(tmp_path, capsys):
-    """The flagship flow on a tiny problem: data, training, one held-out pair, estimation; the
-    report names every acceptance check and links plots that exist; the metrics carry the
-    per-pair and acceptance keys."""
-    config = {**TINY_TRAIN, "held_out": [[-1.5, 0.75]], "eval_n": 8, "eval_n_theta": 8,
+    """The flagship flow on a tiny problem: data, training, one held-out pair judged on two
+    seeds, estimation; the report names every acceptance check and links plots that exist; the
+    metrics carry the per-pair ensemble and acceptance keys."""
+    config = {**TINY_TRAIN, "held_out": [[-1.5, 0.75]], "eval_seeds": [2], "eval_n": 8,
+              "eval_n_theta": 8,
               "eval_t_end": 0.4, "eval_outputs": 4, "coarse_n": 8, "coarse_dt": 0.02,
               "estimate_windows": 1, "estimate_steps": 2, "estimate_t_min": 0.1}  # fmt: skip
     assert main(argv("closure-pipeline", config, tmp_path)) == 0
     metrics = json.loads(capsys.readouterr().out)["metrics"]
     assert {f"accept_{name}" for name in ACCEPTANCE} <= set(metrics)
     assert metrics["coarse_dt_effective_pair0"] == pytest.approx(0.02)
+    assert metrics["n_seeds_pair0"] == 2 and "spectrum_log_l2_learned_seed2_pair0" in metrics
     report = (tmp_path / "report.md").read_text()
-    assert "coarse 8², dt = 0.02;" in report
+    assert "coarse 8², dt = 0.02; t ≤ 0.4, seeds 1, 2 (each pair judged" in report
     for text in ACCEPTANCE.values():
         assert text in report
     for link in ("comparison_pair0.png", "spectra_pair0.png", "estimation.png"):
