@@ -272,8 +272,9 @@ def pipeline_body(config: ClosurePipelineConfig, logger: RunLogger,
     plots = training_plots(trained, data.dataset, config.holdout_every, output_dir, label)
 
     per_pair = []
-    for k in range(len(config.held_out)):
-        evaluation_config = config.evaluation(k, str(closure_dir))
+    evaluation_configs = [config.evaluation(k, str(closure_dir))
+                          for k in range(len(config.held_out))]  # fmt: skip
+    for k, evaluation_config in enumerate(evaluation_configs):
         folder = output_dir / f"pair{k}"
         result, metrics_of_pair = evaluate_seeds(
             evaluation_config, folder,
@@ -283,7 +284,7 @@ def pipeline_body(config: ClosurePipelineConfig, logger: RunLogger,
             # Unique names beside the report (MLflow logs artifacts by file name).
             plots[f"{name}_pair{k}"] = Path(shutil.copy(path, output_dir / f"{name}_pair{k}.png"))
     alpha, zeta = config.held_out[0]
-    first = seed_folder(config.evaluation(0, "bingham"), output_dir / "pair0", config.eval_seed)
+    first = seed_folder(evaluation_configs[0], output_dir / "pair0", config.eval_seed)
     info, fields = load_kinetic_dataset(str(first / "kinetic"))
     estimation_config = config.estimation(str(closure_dir), (alpha, zeta))
     estimation = estimate_task(estimation_config, output_dir / "estimate", logger.run_id, info,

@@ -258,9 +258,9 @@ def test_closure_pipeline_runs_end_to_end_and_leaves_its_report(tmp_path, capsys
     seeds, estimation; the report names every acceptance check and links plots that exist; the
     metrics carry the per-pair ensemble and acceptance keys."""
     config = {**TINY_TRAIN, "held_out": [[-1.5, 0.75]], "eval_seeds": [2], "eval_n": 8,
-              "eval_n_theta": 8,
-              "eval_t_end": 0.4, "eval_outputs": 4, "coarse_n": 8, "coarse_dt": 0.02,
-              "estimate_windows": 1, "estimate_steps": 2, "estimate_t_min": 0.1}  # fmt: skip
+              "eval_n_theta": 8, "eval_t_end": 0.4, "eval_outputs": 4, "coarse_n": 8,
+              "coarse_dt": 0.02, "estimate_windows": 1, "estimate_steps": 2,
+              "estimate_t_min": 0.1}  # fmt: skip
     assert main(argv("closure-pipeline", config, tmp_path)) == 0
     metrics = json.loads(capsys.readouterr().out)["metrics"]
     assert {f"accept_{name}" for name in ACCEPTANCE} <= set(metrics)
