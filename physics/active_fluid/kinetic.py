@@ -39,7 +39,7 @@ from physics.active_fluid.moments import (
     second_moment_from_harmonics,
 )
 from physics.active_fluid.params import ActiveFluidParams
-from physics.active_fluid.stokes import Flow, solve_flow
+from physics.active_fluid.stokes import STOKES_LAG_LIMIT, Flow, solve_flow, stepping_flow
 from physics.spectral import (
     IMEXEquation,
     RolloutStatus,
@@ -158,7 +158,22 @@ def _mode_fields(psi_hat: Array, modes: range) -> Array:
 
 
 def _explicit_terms(params: ActiveFluidParams, psi_hat: Array) -> Array:
-    """Dealiased spectrum of −∇·(uΨ) − ∂θ(θ̇Ψ) (M, n, n//2 + 1).
+    """Dealiased spectrum of −∇·(uΨ) − ∂θ(θ̇Ψ) (M, n, n//2 + 1) in the self-consistent flow
+    (:func:`_lagged_explicit_terms` without lag)."""
+    return _lagged_explicit_terms(params, 0.0, psi_hat, None, False)[0]
+
+
+def _lagged_explicit_terms(
+    params: ActiveFluidParams,
+    lag_limit: float,
+    psi_hat: Array,
+    guess: Array | None,
+    has_history: Array | bool,
+) -> tuple[Array, Array]:
+    """(dealiased spectrum of −∇·(uΨ) − ∂θ(θ̇Ψ) (M, n, n//2 + 1), the flow's strain
+    (E11, E12) (2, n, n)), S:E lagged at the guess of the strain where
+    :func:`~physics.active_fluid.stokes.stepping_flow` allows (has_history false or guess
+    None: the self-consistent flow).
 
     Works on the θ-modes Ψ_q(x) (:func:`_mode_fields`) of the K modes q ≥ 0 that the 2/3 rule
     keeps, plus q = K for the θ-flux: with θ̇ = r + a cos 2θ + b sin 2θ, the θ-modes of θ̇Ψ are
@@ -171,7 +186,13 @@ def _explicit_terms(params: ActiveFluidParams, psi_hat: Array) -> Array:
     K = _kept_count(M)
     psi = _mode_fields(psi_hat, range(max(K + 1, 3)))
     weight = 2 * jnp.pi / M
-    D, f = _flow(params, jnp.real(psi[0]) * weight, *(jnp.conj(psi[1:3]) * weight))
+    c, (m2, m4) = jnp.real(psi[0]) * weight, jnp.conj(psi[1:3]) * weight
+    D = second_moment_from_harmonics(c, m2)
+    if guess is None:
+        guess = jnp.zeros((2, n, n), c.dtype)
+    f, strain = stepping_flow(
+        params, c, D, harmonic_closure, (c, m2, m4), guess, has_history, lag_limit
+    )
     A = f.grad_u + 2 * params.zeta * D
     # θ̇ = p⊥·A·p = (A21 − A12)/2 + cos 2θ (A12 + A21)/2 + sin 2θ (A22 − A11)/2.
     rotation = (A[..., 1, 0] - A[..., 0, 1]) / 2
@@ -205,7 +226,8 @@ def _explicit_terms(params: ActiveFluidParams, psi_hat: Array) -> Array:
     batch = max(1, min(4, 2**16 // n**2))
     positive, negative = lax.map(mode_rates, jnp.arange(K), batch_size=batch)
     rates_hat = jnp.zeros((M, n, n // 2 + 1), positive.dtype)
-    return rates_hat.at[:K, :, :kc].set(positive).at[M - K + 1 :, :, :kc].set(negative[:0:-1])
+    rates_hat = rates_hat.at[:K, :, :kc].set(positive).at[M - K + 1 :, :, :kc].set(negative[:0:-1])
+    return rates_hat, strain
 
 
 def _decay_rates(params: ActiveFluidParams, psi_hat: Array) -> Array:
@@ -214,18 +236,27 @@ def _decay_rates(params: ActiveFluidParams, psi_hat: Array) -> Array:
     return params.d_t * make_grid(psi_hat.shape[-2], params.L).k2 + params.d_r * m**2
 
 
-def equation(params: ActiveFluidParams) -> IMEXEquation:
-    """The kinetic equation on spectra psi_hat: explicit fluxes, implicit diffusions."""
+def equation(params: ActiveFluidParams, lag_limit: float = STOKES_LAG_LIMIT) -> IMEXEquation:
+    """The kinetic equation on spectra psi_hat: explicit fluxes, implicit diffusions; time steps
+    lag S:E where the Stokes map's contraction bound is below lag_limit (0: never)."""
     return IMEXEquation(
         explicit_terms=functools.partial(_explicit_terms, params),
         implicit_terms=lambda psi_hat: -_decay_rates(params, psi_hat) * psi_hat,
         implicit_solve=lambda y, gamma: y * (1 / (1 + gamma * _decay_rates(params, y))),
+        lagged_explicit_terms=functools.partial(_lagged_explicit_terms, params, lag_limit),
     )
+
+
+def spectral_state(psi_hat: Array, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
+    """Solver state of a spectrum psi_hat at time t, stepping by dt (no history; the lagged
+    strain (E11, E12) (2, n, n) starts at zero and is solved for on the first step)."""
+    n = psi_hat.shape[-2]
+    return sbdf2_init(psi_hat, dt, t, lagged=jnp.zeros((2, n, n)))
 
 
 def init_state(psi: Array, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
     """Solver state of a real distribution Ψ (n, n, n_theta) at time t, stepping by dt."""
-    return sbdf2_init(to_spectral(jnp.asarray(psi, dtype=float)), dt, t)
+    return spectral_state(to_spectral(jnp.asarray(psi, dtype=float)), dt, t)
 
 
 @jax.jit

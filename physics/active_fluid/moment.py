@@ -26,7 +26,7 @@ from jax import Array
 
 from physics.active_fluid.moments import Snapshot, product, symmetric
 from physics.active_fluid.params import ActiveFluidParams
-from physics.active_fluid.stokes import Closure, Flow, solve_flow
+from physics.active_fluid.stokes import STOKES_LAG_LIMIT, Closure, Flow, solve_flow, stepping_flow
 from physics.spectral import (
     IMEXEquation,
     RolloutStatus,
@@ -72,19 +72,18 @@ def flow(
     return solve_flow(params, c, D, closure, closure_params)
 
 
-def _explicit_terms(
-    params: ActiveFluidParams, closure: Closure, closure_params: Any, fields: MomentFields
-) -> MomentFields:
-    """Dealiased spectra of the advective and reactive terms (all but d_T Δ and the d_R term)."""
+def _densities(fields: MomentFields) -> Array:
+    """Real (c, D11, D12, D22) (4, n, n) of the spectra: D is symmetric, so four inverse FFTs,
+    not five."""
     c_hat, D_hat = fields
     n = c_hat.shape[-2]
-    grid = make_grid(n, params.L)
-    # D is symmetric: its three components (and c) take four inverse FFTs, not five.
-    c, d11, d12, d22 = jnp.fft.irfft2(
-        jnp.stack([c_hat, D_hat[0, 0], D_hat[0, 1], D_hat[1, 1]]), s=(n, n)
-    )
-    D = symmetric(d11, d12, d22)
-    f = solve_flow(params, c, D, closure, closure_params)
+    return jnp.fft.irfft2(jnp.stack([c_hat, D_hat[0, 0], D_hat[0, 1], D_hat[1, 1]]), s=(n, n))
+
+
+def _rates(params: ActiveFluidParams, densities: Array, D: Array, f: Flow) -> MomentFields:
+    """Dealiased spectra of the advective and reactive terms (all but d_T Δ and the d_R term)
+    of the real fields densities = (c, D11, D12, D22) (4, n, n), D (n, n, 2, 2), in the flow f."""
+    grid = make_grid(densities.shape[-1], params.L)
     G = f.grad_u
     S_T = f.S_E + 2 * params.zeta * f.S_D
     GD = product(G, D)
@@ -92,7 +91,6 @@ def _explicit_terms(
     # Components first, so the forward FFTs need no transposes: the symmetric reaction's three
     # components, then the fluxes u c, u D11, u D12, u D22 (x and y parts).
     ux, uy = f.u[..., 0], f.u[..., 1]
-    densities = jnp.stack([c, d11, d12, d22])
     spectra = jnp.fft.rfft2(
         jnp.concatenate(
             [
@@ -105,6 +103,37 @@ def _explicit_terms(
     source = jnp.concatenate([jnp.zeros_like(spectra[:1]), spectra[:3]])
     rates = (source - 1j * (grid.kx * spectra[3:7] + grid.ky * spectra[7:])) * grid.dealias
     return MomentFields(rates[0], symmetric(rates[1], rates[2], rates[3], 0))
+
+
+def _explicit_terms(
+    params: ActiveFluidParams, closure: Closure, closure_params: Any, fields: MomentFields
+) -> MomentFields:
+    """Dealiased spectra of the advective and reactive terms in the self-consistent flow."""
+    densities = _densities(fields)
+    D = symmetric(*densities[1:])
+    return _rates(
+        params, densities, D, solve_flow(params, densities[0], D, closure, closure_params)
+    )
+
+
+def _lagged_explicit_terms(
+    params: ActiveFluidParams,
+    closure: Closure,
+    closure_params: Any,
+    lag_limit: float,
+    fields: MomentFields,
+    guess: Array,
+    has_history: Array,
+) -> tuple[MomentFields, Array]:
+    """(:func:`_explicit_terms` with S:E lagged at the guess of the strain, the flow's strain
+    (E11, E12) (2, n, n)): the time step's form (see
+    :func:`~physics.active_fluid.stokes.stepping_flow`)."""
+    densities = _densities(fields)
+    D = symmetric(*densities[1:])
+    f, strain = stepping_flow(
+        params, densities[0], D, closure, closure_params, guess, has_history, lag_limit
+    )
+    return _rates(params, densities, D, f), strain
 
 
 def _implicit_parts(params: ActiveFluidParams, fields: MomentFields) -> tuple[Array, Array]:
@@ -135,18 +164,34 @@ def _implicit_solve(params: ActiveFluidParams, y: MomentFields, gamma: Array) ->
     return MomentFields(c_hat, D_hat)
 
 
-def equation(params: ActiveFluidParams, closure: Closure, closure_params: Any = ()) -> IMEXEquation:
-    """The moment equations on :class:`MomentFields` with the given closure."""
+def equation(
+    params: ActiveFluidParams,
+    closure: Closure,
+    closure_params: Any = (),
+    lag_limit: float = STOKES_LAG_LIMIT,
+) -> IMEXEquation:
+    """The moment equations on :class:`MomentFields` with the given closure; time steps lag S:E
+    where the Stokes map's contraction bound is below lag_limit (0: never)."""
     return IMEXEquation(
         explicit_terms=functools.partial(_explicit_terms, params, closure, closure_params),
         implicit_terms=functools.partial(_implicit_terms, params),
         implicit_solve=functools.partial(_implicit_solve, params),
+        lagged_explicit_terms=functools.partial(
+            _lagged_explicit_terms, params, closure, closure_params, lag_limit
+        ),
     )
+
+
+def spectral_state(fields: MomentFields, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
+    """Solver state of spectra :class:`MomentFields` at time t, stepping by dt (no history; the
+    lagged strain (E11, E12) (2, n, n) starts at zero and is solved for on the first step)."""
+    n = fields.c_hat.shape[-2]
+    return sbdf2_init(fields, dt, t, lagged=jnp.zeros((2, n, n)))
 
 
 def init_state(c: Array, D: Array, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
     """Solver state of real fields c (n, n), D (n, n, 2, 2) at time t, stepping by dt."""
-    return sbdf2_init(to_spectral(c, D), dt, t)
+    return spectral_state(to_spectral(c, D), dt, t)
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)

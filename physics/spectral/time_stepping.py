@@ -14,6 +14,14 @@ u¹ − u⁰ = dt [N(u⁰) + L u¹], which is how the first step starts (it has 
 first-order start, not SBDF2 with the initial state standing in for the previous one. The
 stepper state carries the whole history (previous state, its explicit terms and step size), so
 a run restarted from a saved :class:`SBDF2State` continues bit for bit.
+
+An equation may also lag an auxiliary quantity z that its explicit terms need and that would
+otherwise take an inner solve (the active fluid's strain, which enters its own stress): given
+``lagged_explicit_terms(u, guess, has_history) -> (N(u), z(u))``, the stepper passes the guess
+z* = (1+ω) z⁰ − ω z⁻¹, extrapolated from the last two evaluations exactly as SBDF2 extrapolates
+N, and keeps (z⁰, z⁻¹) in the state. A first step has no history (guess 0, has_history false:
+the equation solves for z instead), and its z stands in for both, so the second step's guess
+is constant extrapolation.
 """
 
 from collections.abc import Callable
@@ -35,11 +43,15 @@ class IMEXEquation(NamedTuple):
 
     implicit_solve(y, gamma): the solution y' of y' − gamma · implicit_terms(y') = y, gamma ()
     a positive step-size factor.
+    lagged_explicit_terms(u, guess, has_history) -> (explicit terms, z(u)): optional; when given,
+    the stepper uses it instead of explicit_terms, with the extrapolated guess of a lagged
+    quantity z (module docstring); its states need ``lagged`` (see :func:`sbdf2_init`).
     """
 
     explicit_terms: Callable[[PyTree], PyTree]
     implicit_terms: Callable[[PyTree], PyTree]
     implicit_solve: Callable[[PyTree, Array], PyTree]
+    lagged_explicit_terms: Callable[[PyTree, PyTree, Array], tuple[PyTree, PyTree]] | None = None
 
 
 class SBDF2State(NamedTuple):
@@ -50,6 +62,8 @@ class SBDF2State(NamedTuple):
     dt: () the step size the next step takes (change it with ``state._replace(dt=...)``).
     dt_prev: () the size of the step that produced ``fields``; 0 before the first step, which
     makes the next step IMEX Euler.
+    lagged: (z⁰, z⁻¹), the lagged quantity at the last two explicit evaluations, for an
+    equation with ``lagged_explicit_terms``; () otherwise.
     """
 
     fields: PyTree
@@ -58,6 +72,7 @@ class SBDF2State(NamedTuple):
     t: Array
     dt: Array
     dt_prev: Array
+    lagged: PyTree = ()
 
 
 class RolloutStatus(NamedTuple):
@@ -74,9 +89,16 @@ class RolloutStatus(NamedTuple):
     location: Array
 
 
-def sbdf2_init(fields: PyTree, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
-    """Stepper state at time t with no history; the first step will be IMEX Euler."""
+def sbdf2_init(
+    fields: PyTree, dt: Array | float, t: Array | float = 0.0, lagged: PyTree = None
+) -> SBDF2State:
+    """Stepper state at time t with no history; the first step will be IMEX Euler.
+
+    lagged: a template (e.g. zeros) of the lagged quantity of an equation with
+    ``lagged_explicit_terms``, None for any other equation.
+    """
     zeros = jax.tree.map(jnp.zeros_like, fields)
+    history = () if lagged is None else (lagged, lagged)
     return SBDF2State(
         fields=fields,
         fields_prev=zeros,
@@ -84,6 +106,7 @@ def sbdf2_init(fields: PyTree, dt: Array | float, t: Array | float = 0.0) -> SBD
         t=jnp.asarray(t, dtype=float),
         dt=jnp.asarray(dt, dtype=float),
         dt_prev=jnp.zeros((), dtype=float),
+        lagged=jax.tree.map(jnp.zeros_like, history),
     )
 
 
@@ -102,7 +125,15 @@ def sbdf2_step(equation: IMEXEquation, state: SBDF2State) -> SBDF2State:
     # A guarded division keeps gradients finite when dt_prev = 0.
     omega = jnp.where(has_history, dt / jnp.where(has_history, state.dt_prev, 1.0), 0.0)
     a1, a0, am1 = sbdf2_coefficients(omega)
-    explicit = equation.explicit_terms(state.fields)
+    if equation.lagged_explicit_terms is None:
+        explicit, lagged = equation.explicit_terms(state.fields), state.lagged
+    else:
+        last, before = state.lagged
+        guess = jax.tree.map(lambda z, z_prev: (1 + omega) * z - omega * z_prev, last, before)
+        explicit, current = equation.lagged_explicit_terms(state.fields, guess, has_history)
+        # Without history the current z stands in for the previous one too.
+        previous = jax.tree.map(lambda z, z_now: jnp.where(has_history, z, z_now), last, current)
+        lagged = (current, previous)
     # Coefficients divided by a₁ once: a scalar division, not one per (complex) array entry.
     c0, cm1, cn, cn_prev = a0 / a1, am1 / a1, dt * (1 + omega) / a1, dt * omega / a1
     rhs = jax.tree.map(
@@ -119,6 +150,7 @@ def sbdf2_step(equation: IMEXEquation, state: SBDF2State) -> SBDF2State:
         t=state.t + dt,
         dt=dt,
         dt_prev=dt,
+        lagged=lagged,
     )
 
 
