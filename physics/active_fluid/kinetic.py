@@ -39,7 +39,7 @@ from physics.active_fluid.moments import (
     second_moment_from_harmonics,
 )
 from physics.active_fluid.params import ActiveFluidParams
-from physics.active_fluid.stokes import STOKES_LAG_LIMIT, Flow, solve_flow, stepping_flow
+from physics.active_fluid.stokes import Flow, solve_flow, stepping_flow, strain_components
 from physics.spectral import (
     IMEXEquation,
     RolloutStatus,
@@ -47,6 +47,7 @@ from physics.spectral import (
     irfft2,
     make_grid,
     sbdf2_init,
+    sbdf2_start,
     sbdf2_step,
     wavenumber_indices,
 )
@@ -158,22 +159,16 @@ def _mode_fields(psi_hat: Array, modes: range) -> Array:
 
 
 def _explicit_terms(params: ActiveFluidParams, psi_hat: Array) -> Array:
-    """Dealiased spectrum of −∇·(uΨ) − ∂θ(θ̇Ψ) (M, n, n//2 + 1) in the self-consistent flow
-    (:func:`_lagged_explicit_terms` without lag)."""
-    return _lagged_explicit_terms(params, 0.0, psi_hat, None, False)[0]
+    """Dealiased spectrum of −∇·(uΨ) − ∂θ(θ̇Ψ) (M, n, n//2 + 1) in the self-consistent flow."""
+    return _lagged_explicit_terms(params, psi_hat, None)[0]
 
 
 def _lagged_explicit_terms(
-    params: ActiveFluidParams,
-    lag_limit: float,
-    psi_hat: Array,
-    guess: Array | None,
-    has_history: Array | bool,
+    params: ActiveFluidParams, psi_hat: Array, guess: Array | None
 ) -> tuple[Array, Array]:
     """(dealiased spectrum of −∇·(uΨ) − ∂θ(θ̇Ψ) (M, n, n//2 + 1), the flow's strain
-    (E11, E12) (2, n, n)), S:E lagged at the guess of the strain where
-    :func:`~physics.active_fluid.stokes.stepping_flow` allows (has_history false or guess
-    None: the self-consistent flow).
+    (E11, E12) (2, n, n)), S:E lagged at the guess of the strain
+    (:func:`~physics.active_fluid.stokes.stepping_flow`; guess None: the self-consistent flow).
 
     Works on the θ-modes Ψ_q(x) (:func:`_mode_fields`) of the K modes q ≥ 0 that the 2/3 rule
     keeps, plus q = K for the θ-flux: with θ̇ = r + a cos 2θ + b sin 2θ, the θ-modes of θ̇Ψ are
@@ -189,10 +184,10 @@ def _lagged_explicit_terms(
     c, (m2, m4) = jnp.real(psi[0]) * weight, jnp.conj(psi[1:3]) * weight
     D = second_moment_from_harmonics(c, m2)
     if guess is None:
-        guess = jnp.zeros((2, n, n), c.dtype)
-    f, strain = stepping_flow(
-        params, c, D, harmonic_closure, (c, m2, m4), guess, has_history, lag_limit
-    )
+        f = solve_flow(params, c, D, harmonic_closure, (c, m2, m4))
+        strain = strain_components(f.grad_u)
+    else:
+        f, strain = stepping_flow(params, c, D, harmonic_closure, (c, m2, m4), guess)
     A = f.grad_u + 2 * params.zeta * D
     # θ̇ = p⊥·A·p = (A21 − A12)/2 + cos 2θ (A12 + A21)/2 + sin 2θ (A22 − A11)/2.
     rotation = (A[..., 1, 0] - A[..., 0, 1]) / 2
@@ -236,20 +231,26 @@ def _decay_rates(params: ActiveFluidParams, psi_hat: Array) -> Array:
     return params.d_t * make_grid(psi_hat.shape[-2], params.L).k2 + params.d_r * m**2
 
 
-def equation(params: ActiveFluidParams, lag_limit: float = STOKES_LAG_LIMIT) -> IMEXEquation:
+def _start_strain(params: ActiveFluidParams, psi_hat: Array) -> Array:
+    """(E11, E12) (2, n, n) of the self-consistent flow of Ψ."""
+    return strain_components(flow(psi_hat, params).grad_u)
+
+
+def equation(params: ActiveFluidParams) -> IMEXEquation:
     """The kinetic equation on spectra psi_hat: explicit fluxes, implicit diffusions; time steps
-    lag S:E where the Stokes map's contraction bound is below lag_limit (0: never)."""
+    lag S:E (:func:`~physics.active_fluid.stokes.stepping_flow`)."""
     return IMEXEquation(
         explicit_terms=functools.partial(_explicit_terms, params),
         implicit_terms=lambda psi_hat: -_decay_rates(params, psi_hat) * psi_hat,
         implicit_solve=lambda y, gamma: y * (1 / (1 + gamma * _decay_rates(params, y))),
-        lagged_explicit_terms=functools.partial(_lagged_explicit_terms, params, lag_limit),
+        lagged_explicit_terms=functools.partial(_lagged_explicit_terms, params),
+        lagged_start=functools.partial(_start_strain, params),
     )
 
 
 def spectral_state(psi_hat: Array, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
-    """Solver state of a spectrum psi_hat at time t, stepping by dt (no history; the lagged
-    strain (E11, E12) (2, n, n) starts at zero and is solved for on the first step)."""
+    """Solver state of a spectrum psi_hat at time t, stepping by dt (no history; its lagged
+    strain (E11, E12) (2, n, n), zero here, is solved for when a rollout starts)."""
     n = psi_hat.shape[-2]
     return sbdf2_init(psi_hat, dt, t, lagged=jnp.zeros((2, n, n)))
 
@@ -262,6 +263,15 @@ def init_state(psi: Array, dt: Array | float, t: Array | float = 0.0) -> SBDF2St
 @jax.jit
 def step(state: SBDF2State, params: ActiveFluidParams) -> SBDF2State:
     """Advance a kinetic state by state.dt (IMEX Euler on the first step, then SBDF2)."""
+    return _step(_started(state, params), params)
+
+
+def _started(state: SBDF2State, params: ActiveFluidParams) -> SBDF2State:
+    return sbdf2_start(equation(params), state)
+
+
+def _step(state: SBDF2State, params: ActiveFluidParams) -> SBDF2State:
+    """One step of a started state (the loops' body: no branch)."""
     return sbdf2_step(equation(params), state)
 
 
@@ -273,8 +283,9 @@ def advance(state: SBDF2State, params: ActiveFluidParams, num_steps: Array | int
     copies the state's three full spectra every iteration (its fields move to fields_prev),
     which at 128² × 128 costs about a tenth of a step (measured in CPU time).
     """
-    state = _repeated(lambda s: step(step(s, params), params), num_steps // 2)(state)
-    return _repeated(lambda s: step(s, params), num_steps % 2)(state)
+    state = _started(state, params)
+    state = _repeated(lambda s: _step(_step(s, params), params), num_steps // 2)(state)
+    return _repeated(lambda s: _step(s, params), num_steps % 2)(state)
 
 
 def snapshot(state: SBDF2State, params: ActiveFluidParams) -> Snapshot:
@@ -302,9 +313,9 @@ def trajectory(
     Observations are stacked along a new leading axis of length num_outputs; a lax.scan.
     """
     run = _trajectory(
-        lambda s: step(s, params), num_outputs, steps_per_output, lambda s: observe(s, params)
+        lambda s: _step(s, params), num_outputs, steps_per_output, lambda s: observe(s, params)
     )
-    return run(state)
+    return run(_started(state, params))
 
 
 def probe(state: SBDF2State) -> Array:
@@ -328,11 +339,11 @@ def guarded_trajectory(
     :class:`~physics.spectral.RolloutStatus`).
     """
     run = _guarded_trajectory(
-        lambda s: step(s, params),
+        lambda s: _step(s, params),
         probe,
         num_outputs,
         steps_per_output,
         threshold,
         lambda s: observe(s, params),
     )
-    return run(state)
+    return run(_started(state, params))

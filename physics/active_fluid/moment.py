@@ -26,7 +26,13 @@ from jax import Array
 
 from physics.active_fluid.moments import Snapshot, product, symmetric
 from physics.active_fluid.params import ActiveFluidParams
-from physics.active_fluid.stokes import STOKES_LAG_LIMIT, Closure, Flow, solve_flow, stepping_flow
+from physics.active_fluid.stokes import (
+    Closure,
+    Flow,
+    self_consistent_strain,
+    solve_flow,
+    stepping_flow,
+)
 from physics.spectral import (
     IMEXEquation,
     RolloutStatus,
@@ -35,6 +41,7 @@ from physics.spectral import (
     make_grid,
     rfft2,
     sbdf2_init,
+    sbdf2_start,
     sbdf2_step,
 )
 from physics.spectral import guarded_trajectory as _guarded_trajectory
@@ -120,20 +127,24 @@ def _lagged_explicit_terms(
     params: ActiveFluidParams,
     closure: Closure,
     closure_params: Any,
-    lag_limit: float,
     fields: MomentFields,
     guess: Array,
-    has_history: Array,
 ) -> tuple[MomentFields, Array]:
     """(:func:`_explicit_terms` with S:E lagged at the guess of the strain, the flow's strain
     (E11, E12) (2, n, n)): the time step's form (see
     :func:`~physics.active_fluid.stokes.stepping_flow`)."""
     densities = _densities(fields)
     D = symmetric(*densities[1:])
-    f, strain = stepping_flow(
-        params, densities[0], D, closure, closure_params, guess, has_history, lag_limit
-    )
+    f, strain = stepping_flow(params, densities[0], D, closure, closure_params, guess)
     return _rates(params, densities, D, f), strain
+
+
+def _start_strain(
+    params: ActiveFluidParams, closure: Closure, closure_params: Any, fields: MomentFields
+) -> Array:
+    """(E11, E12) (2, n, n) of the self-consistent flow of the fields."""
+    c, D = to_real(fields)
+    return self_consistent_strain(params, c, D, closure, closure_params)
 
 
 def _implicit_parts(params: ActiveFluidParams, fields: MomentFields) -> tuple[Array, Array]:
@@ -164,27 +175,23 @@ def _implicit_solve(params: ActiveFluidParams, y: MomentFields, gamma: Array) ->
     return MomentFields(c_hat, D_hat)
 
 
-def equation(
-    params: ActiveFluidParams,
-    closure: Closure,
-    closure_params: Any = (),
-    lag_limit: float = STOKES_LAG_LIMIT,
-) -> IMEXEquation:
+def equation(params: ActiveFluidParams, closure: Closure, closure_params: Any = ()) -> IMEXEquation:
     """The moment equations on :class:`MomentFields` with the given closure; time steps lag S:E
-    where the Stokes map's contraction bound is below lag_limit (0: never)."""
+    (:func:`~physics.active_fluid.stokes.stepping_flow`)."""
     return IMEXEquation(
         explicit_terms=functools.partial(_explicit_terms, params, closure, closure_params),
         implicit_terms=functools.partial(_implicit_terms, params),
         implicit_solve=functools.partial(_implicit_solve, params),
         lagged_explicit_terms=functools.partial(
-            _lagged_explicit_terms, params, closure, closure_params, lag_limit
+            _lagged_explicit_terms, params, closure, closure_params
         ),
+        lagged_start=functools.partial(_start_strain, params, closure, closure_params),
     )
 
 
 def spectral_state(fields: MomentFields, dt: Array | float, t: Array | float = 0.0) -> SBDF2State:
-    """Solver state of spectra :class:`MomentFields` at time t, stepping by dt (no history; the
-    lagged strain (E11, E12) (2, n, n) starts at zero and is solved for on the first step)."""
+    """Solver state of spectra :class:`MomentFields` at time t, stepping by dt (no history; its
+    lagged strain (E11, E12) (2, n, n), zero here, is solved for when a rollout starts)."""
     n = fields.c_hat.shape[-2]
     return sbdf2_init(fields, dt, t, lagged=jnp.zeros((2, n, n)))
 
@@ -202,6 +209,19 @@ def step(
 
     Differentiable (reverse mode) in state, params and closure_params.
     """
+    return _step(_started(state, params, closure, closure_params), params, closure, closure_params)
+
+
+def _started(
+    state: SBDF2State, params: ActiveFluidParams, closure: Closure, closure_params: Any
+) -> SBDF2State:
+    return sbdf2_start(equation(params, closure, closure_params), state)
+
+
+def _step(
+    state: SBDF2State, params: ActiveFluidParams, closure: Closure, closure_params: Any
+) -> SBDF2State:
+    """One step of a started state (the loops' body: no branch)."""
     return sbdf2_step(equation(params, closure, closure_params), state)
 
 
@@ -214,7 +234,8 @@ def advance(
     closure_params: Any = (),
 ) -> SBDF2State:
     """The state after num_steps steps (traced count: a while loop, forward use only)."""
-    return _repeated(lambda s: step(s, params, closure, closure_params), num_steps)(state)
+    state = _started(state, params, closure, closure_params)
+    return _repeated(lambda s: _step(s, params, closure, closure_params), num_steps)(state)
 
 
 def snapshot(
@@ -252,12 +273,12 @@ def trajectory(
     the initial state).
     """
     run = _trajectory(
-        lambda s: step(s, params, closure, closure_params),
+        lambda s: _step(s, params, closure, closure_params),
         num_outputs,
         steps_per_output,
         lambda s: observe(s, params, closure, closure_params),
     )
-    return run(state)
+    return run(_started(state, params, closure, closure_params))
 
 
 def probe(state: SBDF2State) -> Array:
@@ -282,11 +303,11 @@ def guarded_trajectory(
     """:func:`trajectory` that stops at the first state whose :func:`probe` is non-finite or
     exceeds threshold; returns (last good state, observations, RolloutStatus)."""
     run = _guarded_trajectory(
-        lambda s: step(s, params, closure, closure_params),
+        lambda s: _step(s, params, closure, closure_params),
         probe,
         num_outputs,
         steps_per_output,
         threshold,
         lambda s: observe(s, params, closure, closure_params),
     )
-    return run(state)
+    return run(_started(state, params, closure, closure_params))

@@ -122,23 +122,25 @@ def _trace_free(x: Array) -> Array:
 
 
 def _deviatoric_stress(
-    closure: Closure, x: Array, inputs: tuple
+    closure: Closure, x: Array, inputs: tuple, shift: Array | None = None
 ) -> tuple[Array, Array, tuple[Array, Array]]:
     """(trace-free stress (Σ11 − Σ22)/2 + iΣ12 (n, n) complex, viscosity ν, (S:D, S:E)) of the
     preconditioned Stokes problem, the strain given by its two independent components
     x = (E11, E12) (2, n, n) (E is trace-free: E22 = −E11).
 
+    The uniform part β·shift·E of β S:E (shift c̄/4 by default, that of the isotropic S) moves
+    to the left side as the viscosity ν = 1 + β·shift/2 (∇·E = Δu/2).
     Only the trace-free part of the stress drives the flow (the divergence of an isotropic
     stress is a gradient, which the projection removes exactly); its two real components,
     packed as one complex field, take one complex FFT.
     """
     params, c, D, closure_params = inputs
-    c_mean = jnp.mean(c)
+    shift = jnp.mean(c) / 4 if shift is None else shift
     E = _trace_free(x)
     S_D, S_E = closure(closure_params, c, D, E)
-    sigma = stress(params, D, S_D, S_E) - (params.beta * c_mean / 4) * E
+    sigma = stress(params, D, S_D, S_E) - (params.beta * shift) * E
     packed = (sigma[..., 0, 0] - sigma[..., 1, 1]) / 2 + 1j * sigma[..., 0, 1]
-    return packed, 1 + params.beta * c_mean / 8, (S_D, S_E)
+    return packed, 1 + params.beta * shift / 2, (S_D, S_E)
 
 
 @functools.cache
@@ -482,11 +484,6 @@ def solve_flow(
     return _flow_at(problem, x, params.L)
 
 
-STOKES_LAG_LIMIT = 0.25
-"""A time step lags S:E (:func:`stepping_flow`) only where :func:`contraction_bound` is below
-this: the lag's error then decays by a factor ≤ 0.81 per step (see there)."""
-
-
 def stepping_flow(
     params: ActiveFluidParams,
     c: Array,
@@ -494,50 +491,43 @@ def stepping_flow(
     closure: Closure,
     closure_params: Any,
     guess: Array,
-    may_lag: Array | bool,
-    lag_limit: float = STOKES_LAG_LIMIT,
 ) -> tuple[Flow, Array]:
-    """(flow, its strain (E11, E12) (2, n, n)) of c, D for a time step, given a guess of the
-    strain extrapolated from the previous steps (the SBDF2 extrapolation of the explicit terms).
+    """(flow, its strain (E11, E12) (2, n, n)) of c, D in a time step, S:E explicitly lagged:
+    the stress takes S:E at a guess of the strain extrapolated from the previous steps (the
+    SBDF2 extrapolation of the explicit terms), and the flow follows from one Stokes solve,
+    with no iteration. Its S:D, S:E (the moment model's reaction terms) are the closure's at the
+    flow's own strain, as the kinetic theory's rotation rate uses it.
 
-    S:E is explicitly lagged: the stress takes S:E at the guess, and the flow follows from one
-    Stokes solve, without iterating. Its S:D, S:E (the moment model's reaction terms) are the
-    closure's at the flow's own strain. Writing J for the strain derivative of the Stokes map,
-    the strain's error is J times the guess's, so with the guess 2E^{n−1} − E^{n−2} (equal
-    steps) the scheme keeps SBDF2's second order, and a perturbation of the lagged strains
-    evolves as δⁿ = J(2δⁿ⁻¹ − δⁿ⁻²), which decays for J in (−1/3, 1); with
-    |J| ≤ :func:`contraction_bound` < lag_limit = ¼ every root has modulus ≤ 0.81.
+    Accuracy: the Stokes map's strain is F + J E* for the strain E* in the stress (J its
+    derivative), so the lag leaves the error J(E* − E); with E* = 2Eⁿ⁻¹ − Eⁿ⁻² (equal steps)
+    that is O(dt²), and SBDF2 stays second order. Stability: a perturbation of the lagged
+    strains evolves as δⁿ = J(2δⁿ⁻¹ − δⁿ⁻²), which decays if and only if J's spectrum lies
+    in (−1/3, 1). So the lag moves the uniform part β s E of β S:E with s = max c / 2 (not
+    :func:`solve_flow`'s c̄/4) into the viscosity ν = 1 + βs/2: for the S of any distribution,
+    E ↦ S:E has eigenvalues in [0, c/2] (0 ≤ ∫(p·E·p)²Ψ dθ ≤ c|E|²/2) at every point, so
+    β(S:E − sE) is negative semi-definite and J's spectrum lies in [0, βs/(2ν)] ⊂ [0, 1):
+    stable for every state, the roots of modulus at most √(βs/(2ν)) (0.41 at β = 0.8 and
+    max c ≈ 1, the developed active-nematic state).
 
-    The flow is solved self-consistently instead (:func:`solve_flow`'s iteration, warm-started
-    at the guess) when may_lag is false (no history: the first step of a run) or the bound is
-    not below lag_limit (lag_limit = 0: never lag). Measured on the developed state at the
-    published parameters (64²): the same accuracy-limited time step as the iterated solve for
-    both solvers, at a third of the moment model's cost per step.
+    Cost: one complex FFT pair for the flow and its gradient, and two evaluations of the
+    (prepared) closure, against about ten conjugate-gradient iterations of one FFT pair each
+    for :func:`solve_flow`. Measured at 64² from the developed state, both solvers keep the
+    accuracy-limited time step of the self-consistent solve (benchmarks/RESULTS.md).
     """
-    problem = _strain_problem(params, c, D, closure, closure_params)
+    closure, closure_params = prepare_closure(closure, closure_params, c, D)
+    inputs = (params, c, D, closure_params)
+    packed, viscosity, _ = _deviatoric_stress(closure, guess, inputs, jnp.max(c) / 2)
+    u, grad_u = velocity_of_stress(packed, viscosity, params.L)
+    strain = strain_components(grad_u)
+    S_D, S_E = closure(closure_params, c, D, _trace_free(strain))
+    return Flow(u, grad_u, S_D, S_E), strain
 
-    def solved() -> tuple[Flow, Array]:
-        f = _flow_at(problem, _self_consistent_strain(problem, guess), params.L)
-        return f, strain_components(f.grad_u)
 
-    if may_lag is False:
-        return solved()
-    if problem.affine:
-        model = problem.theta
-        sigma = model.sigma0 + model.slope[0] * guess[0] + model.slope[1] * guess[1]
-        slope, viscosity = model.slope, model.viscosity
-    else:
-        sigma, slope, viscosity = linearized_stress(problem.closure, problem.inputs, guess)
-
-    def lagged() -> tuple[Flow, Array]:
-        u, grad_u = velocity_of_stress(sigma, viscosity, params.L)
-        x = strain_components(grad_u)
-        _, c, D, prepared_params = problem.inputs
-        S_D, S_E = problem.closure(prepared_params, c, D, _trace_free(x))
-        return Flow(u, grad_u, S_D, S_E), x
-
-    lag = may_lag & (contraction_bound(slope, viscosity) < lag_limit)
-    return lax.cond(lag, lagged, solved)
+def self_consistent_strain(
+    params: ActiveFluidParams, c: Array, D: Array, closure: Closure, closure_params: Any = ()
+) -> Array:
+    """(E11, E12) (2, n, n) of :func:`solve_flow`'s flow: the start of a lagged rollout."""
+    return strain_components(solve_flow(params, c, D, closure, closure_params).grad_u)
 
 
 def stokes_iterations(

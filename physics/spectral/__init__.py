@@ -27,6 +27,7 @@ from physics.spectral.time_stepping import (
     repeated,
     sbdf2_coefficients,
     sbdf2_init,
+    sbdf2_start,
     sbdf2_step,
     trajectory,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "rfft2",
     "sbdf2_coefficients",
     "sbdf2_init",
+    "sbdf2_start",
     "sbdf2_step",
     "stokes_velocity",
     "trajectory",
