@@ -2,10 +2,11 @@
 
     ∂t Ψ = −∇·(u Ψ) − ∂θ(θ̇ Ψ) + d_T ΔΨ + d_R ∂θθ Ψ,   θ̇ = p⊥·(∇u + 2ζ D)·p,
 
-p = (cos θ, sin θ), p⊥ = (−sin θ, cos θ), u the self-consistent Stokes flow
-(:mod:`physics.active_fluid.stokes`) with the exact S of Ψ. Both diffusions are implicit, both
-advective fluxes explicit; the explicit flux is dealiased by the 2/3 rule jointly in
-(kx, ky, kθ) (a box: every index below a third of its axis' length).
+p = (cos θ, sin θ), p⊥ = (−sin θ, cos θ), u the Stokes flow with the exact S of Ψ
+(:mod:`physics.active_fluid.stokes`: self-consistent at the start of a rollout, then S:E
+lagged at the extrapolated strain in each step, which the state carries). Both diffusions
+are implicit, both advective fluxes explicit; the explicit flux is dealiased by the 2/3 rule
+jointly in (kx, ky, kθ) (a box: every index below a third of its axis' length).
 
 Layout. The public distribution is real, grid-first: Ψ (n, n, n_theta) at θ_j = 2πj/n_θ
 (n_theta divisible by 4). Apolar Ψ is π-periodic in θ (only even harmonics m = 2q), so the

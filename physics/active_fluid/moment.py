@@ -3,9 +3,11 @@
     ∂t c = −∇·(u c) + d_T Δc
     ∂t D = −∇·(u D) + d_T ΔD + (∇u)·D + D·(∇u)ᵀ + 4ζ D·D − 2 S:T − 4 d_R (D − c I/2),
 
-T = E + 2ζD, E = (∇u + ∇uᵀ)/2, (∇u)_ij = ∂u_i/∂x_j, u the self-consistent Stokes flow
-(:mod:`physics.active_fluid.stokes`). Advection is written in conservative form (equal to
-u·∇ for ∇·u = 0, and conserving the mean of c exactly). S enters only through S:D and S:E,
+T = E + 2ζD, E = (∇u + ∇uᵀ)/2, (∇u)_ij = ∂u_i/∂x_j, u the Stokes flow
+(:mod:`physics.active_fluid.stokes`: self-consistent at the start of a rollout, then S:E
+lagged at the extrapolated strain in each step, as in the kinetic solver). Advection is
+written in conservative form (equal to u·∇ for ∇·u = 0, and conserving the mean of c
+exactly). S enters only through S:D and S:E,
 which a closure supplies: ``closure(closure_params, c, D, E) -> (S:D, S:E)``, a static argument.
 
 Discretisation: the grid and SBDF2 stepper of the kinetic solver; implicit d_T Δ on c and D and

@@ -2,8 +2,11 @@
 
     −Δu + ∇P = ∇·Σ,  ∇·u = 0,   Σ = α D + β S:E − 2ζβ (D·D − S:D),   E = (∇u + ∇uᵀ)/2.
 
-S:E makes u depend on itself. We solve for E by fixed-point iteration, to a relative tolerance,
-never lagging it silently. The isotropic part of S is moved to the left side first: with
+S:E makes u depend on itself. Two treatments, both explicit about it: :func:`solve_flow`
+solves for E to a relative tolerance (diagnostics, closure targets, the start of a rollout);
+a time step lags S:E at the strain extrapolated from the previous steps and solves Stokes once
+(:func:`stepping_flow`: second order, stable for every state, and about ten times cheaper).
+For the solve, the isotropic part of S is moved to the left side first: with
 S_iso = (c̄/8)(δδ + δδ + δδ), c̄ the mean concentration, S_iso:E = c̄E/4 for trace-free E, and
 ∇·(β c̄ E/4) = (β c̄/8) Δu, so the system is equivalently
 

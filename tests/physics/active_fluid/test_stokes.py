@@ -216,3 +216,47 @@ def test_affine_stress_reproduces_the_closures_stress_at_any_strain(moments):
         assert (
             float(jnp.max(jnp.abs(model.slope[1] - model.slope[1].mean()))) > 1e-3
         )  # varies in space
+
+
+@pytest.fixture(scope="module")
+def lagged_flows(moments):
+    """stepping_flow of the anisotropic state, jitted once, and the self-consistent strain."""
+    c, D, S = moments
+    lagged = jax.jit(stokes.stepping_flow, static_argnums=3)
+    exact = stokes.self_consistent_strain(PARAMS, c, D, exact_closure, S)
+    return lagged, exact
+
+
+def test_lagged_flow_at_the_self_consistent_strain_is_the_self_consistent_flow(
+    moments, lagged_flows
+):
+    """The lag is consistent: guessing the converged strain returns the converged flow (with
+    its S:D, S:E), whatever the shift moved into the viscosity."""
+    c, D, S = moments
+    lagged, exact = lagged_flows
+    flow, strain = lagged(PARAMS, c, D, exact_closure, S, exact)
+    reference = solve_flow(PARAMS, c, D, exact_closure, S)
+    for name in ("u", "grad_u", "S_D", "S_E"):
+        ours, theirs = getattr(flow, name), getattr(reference, name)
+        np.testing.assert_allclose(ours, theirs, atol=1e-11 * float(jnp.max(jnp.abs(theirs))))
+    np.testing.assert_allclose(strain, exact, atol=1e-11 * float(jnp.max(jnp.abs(exact))))
+
+
+def test_lag_feedback_is_positive_and_below_one(moments, lagged_flows):
+    """The lagged strain's error is J times the guess's, with J positive semi-definite and of
+    norm at most βs/(2ν), s = max c/2, ν = 1 + βs/2, on strains of incompressible flows: the
+    condition (spectrum in [0, 1)) under which the extrapolated lag is stable."""
+    c, D, S = moments
+    lagged, exact = lagged_flows
+    s = float(jnp.max(c)) / 2
+    bound = PARAMS.beta * s / (2 * (1 + PARAMS.beta * s / 2))
+    keys = jax.random.split(jax.random.PRNGKey(11), 3)
+    norms = []
+    for key in keys:
+        packed = jax.random.normal(key, (N, N), dtype=jnp.complex128)
+        delta = stokes.strain_of_stress(packed, 1.0)  # the strain of a random Stokes flow
+        response = lagged(PARAMS, c, D, exact_closure, S, exact + delta)[1] - exact
+        assert float(jnp.vdot(delta, response)) >= -1e-12 * float(jnp.vdot(delta, delta))
+        norms.append(float(jnp.linalg.norm(response) / jnp.linalg.norm(delta)))
+    assert max(norms) <= bound * (1 + 1e-9)
+    assert max(norms) > 0.05 * bound  # an anisotropic state: the feedback is not trivial
