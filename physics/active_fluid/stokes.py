@@ -5,7 +5,8 @@
 S:E makes u depend on itself. Two treatments, both explicit about it: :func:`solve_flow`
 solves for E to a relative tolerance (diagnostics, closure targets, the start of a rollout);
 a time step lags S:E at the strain extrapolated from the previous steps and solves Stokes once
-(:func:`stepping_flow`: second order, stable for every state, and about ten times cheaper).
+(:func:`stepping_flow`: second order, stable for the S of any distribution, one Stokes solve
+instead of about ten conjugate-gradient iterations).
 For the solve, the isotropic part of S is moved to the left side first: with
 S_iso = (c̄/8)(δδ + δδ + δδ), c̄ the mean concentration, S_iso:E = c̄E/4 for trace-free E, and
 ∇·(β c̄ E/4) = (β c̄/8) Δu, so the system is equivalently
@@ -224,25 +225,6 @@ def affine_stress(closure: Closure, inputs: tuple) -> AffineStress:
     _, c, D, _ = inputs
     sigma0, slope, viscosity = linearized_stress(closure, inputs, jnp.zeros((2, *c.shape), D.dtype))
     return AffineStress(sigma0, slope, viscosity)
-
-
-def contraction_bound(slope: Array, viscosity: Array) -> Array:
-    """() upper bound on the norm of the Stokes map's strain derivative J = ∂E_new/∂E, given
-    the pointwise slope (2, n, n) of the packed trace-free stress (:func:`linearized_stress`).
-
-    :func:`strain_of_stress` has norm 1/(2ν) on packed fields (−1/(4ν) times twice a
-    projection), and multiplication by the slope, a real-linear 2 × 2 map per point, has the
-    norm of its largest singular value over the grid; |J| is at most their product. For the
-    exact S of a distribution (and Bingham's) the slope of β(S:E − c̄E/4) is
-    (β/4)((c − c̄)e + m₄ ē), so the bound is β max(|c − c̄| + |m₄|)/(8ν) (≈ 0.1 in the
-    developed active-nematic state at the published parameters).
-    """
-    a, b = jnp.real(slope[0]), jnp.real(slope[1])
-    c, d = jnp.imag(slope[0]), jnp.imag(slope[1])
-    frobenius = a**2 + b**2 + c**2 + d**2
-    determinant = a * d - b * c
-    largest = (frobenius + jnp.sqrt(jnp.maximum(frobenius**2 - 4 * determinant**2, 0.0))) / 2
-    return jnp.sqrt(jnp.max(largest)) / (2 * viscosity)
 
 
 def _affine_strain_update(x: Array, stress_model: AffineStress) -> Array:
@@ -510,12 +492,16 @@ def stepping_flow(
     E ↦ S:E has eigenvalues in [0, c/2] (0 ≤ ∫(p·E·p)²Ψ dθ ≤ c|E|²/2) at every point, so
     β(S:E − sE) is negative semi-definite and J's spectrum lies in [0, βs/(2ν)] ⊂ [0, 1):
     stable for every state, the roots of modulus at most √(βs/(2ν)) (0.41 at β = 0.8 and
-    max c ≈ 1, the developed active-nematic state).
+    max c ≈ 1, the developed active-nematic state). That covers the kinetic theory's exact S,
+    Bingham's, and the quadratic S = DD/c (on trace-free strains its S:E = D(D:E)/c has
+    eigenvalues 0 and |m₂|²/(2c) ≤ c/2); a learned closure has the guarantee as far as it
+    behaves like the S of a distribution.
 
-    Cost: one complex FFT pair for the flow and its gradient, and two evaluations of the
-    (prepared) closure, against about ten conjugate-gradient iterations of one FFT pair each
-    for :func:`solve_flow`. Measured at 64² from the developed state, both solvers keep the
-    accuracy-limited time step of the self-consistent solve (benchmarks/RESULTS.md).
+    Cost: one forward and three inverse complex FFTs (the flow and its gradient) and two
+    evaluations of the (prepared) closure, against about ten conjugate-gradient iterations of
+    one FFT pair each for :func:`solve_flow`. Measured from the developed state at 64², 128²
+    and 256², both solvers keep the accuracy-limited time step of the self-consistent solve
+    (benchmarks/RESULTS.md).
     """
     closure, closure_params = prepare_closure(closure, closure_params, c, D)
     inputs = (params, c, D, closure_params)
