@@ -232,19 +232,19 @@ class NumpyKineticModes(NumpyKinetic):
         def dot(a, b):  # the real inner product of (E11, E12) fields
             return np.sum(a.real * b.real + a.imag * b.imag)
 
-        # Conjugate gradients on (I − P A) e = P σ₀ (self-adjoint on the range of P).
-        r = self.strain(fixed_stress, nu)
-        e, direction, rr = np.zeros_like(r), r, dot(r, r)
-        if guess is not None:
-            e, r = guess, np.zeros_like(r)
-        for _ in range(100 if guess is None else 0):
-            if np.max(np.abs(r)) <= STOKES_RTOL * np.max(np.abs(e)):
-                break
-            image = direction - self.strain(feedback(direction), nu)
-            alpha = rr / dot(direction, image)
-            e, r = e + alpha * direction, r - alpha * image
-            rr, previous = dot(r, r), rr
-            direction = r + (rr / previous) * direction
+        e = guess  # lagged: S:E at the guess, no solve
+        if guess is None:
+            # Conjugate gradients on (I − P A) e = P σ₀ (self-adjoint on the range of P).
+            r = self.strain(fixed_stress, nu)
+            e, direction, rr = np.zeros_like(r), r, dot(r, r)
+            for _ in range(100):
+                if np.max(np.abs(r)) <= STOKES_RTOL * np.max(np.abs(e)):
+                    break
+                image = direction - self.strain(feedback(direction), nu)
+                alpha = rr / dot(direction, image)
+                e, r = e + alpha * direction, r - alpha * image
+                rr, previous = dot(r, r), rr
+                direction = r + (rr / previous) * direction
         sigma = np.fft.fft2(fixed_stress + feedback(e))
         mirror = np.conj(self.reflected(sigma))
         normal_hat, shear_hat = (sigma + mirror) / 2, (sigma - mirror) / 2j

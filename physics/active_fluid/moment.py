@@ -31,9 +31,9 @@ from physics.active_fluid.params import ActiveFluidParams
 from physics.active_fluid.stokes import (
     Closure,
     Flow,
-    self_consistent_strain,
     solve_flow,
     stepping_flow,
+    strain_components,
 )
 from physics.spectral import (
     IMEXEquation,
@@ -145,8 +145,7 @@ def _start_strain(
     params: ActiveFluidParams, closure: Closure, closure_params: Any, fields: MomentFields
 ) -> Array:
     """(E11, E12) (2, n, n) of the self-consistent flow of the fields."""
-    c, D = to_real(fields)
-    return self_consistent_strain(params, c, D, closure, closure_params)
+    return strain_components(flow(fields, params, closure, closure_params).grad_u)
 
 
 def _implicit_parts(params: ActiveFluidParams, fields: MomentFields) -> tuple[Array, Array]:

@@ -199,31 +199,20 @@ class AffineStress(NamedTuple):
     viscosity: Array
 
 
-def linearized_stress(
-    closure: Closure, inputs: tuple, x: Array
-) -> tuple[Array, Array, Array]:
-    """(σ(x) (n, n) complex, slope (2, n, n) complex, viscosity ν) of the packed trace-free
-    stress at the strain x = (E11, E12) (2, n, n), the slope being ∂σ/∂E11, ∂σ/∂E12 at x.
-
-    One linearisation applied to the two uniform unit strains: the local derivative of σ at
-    every point, because every closure's S:E at a point depends on E there only (pointwise).
-    """
-    sigma, tangent, viscosity = jax.linearize(
-        lambda y: _deviatoric_stress(closure, y, inputs)[:2], x, has_aux=True
-    )
-    units = jnp.eye(2, dtype=x.dtype)[:, :, None, None] * jnp.ones_like(x)
-    return sigma, jnp.stack([tangent(units[b]) for b in range(2)]), viscosity
-
-
 def affine_stress(closure: Closure, inputs: tuple) -> AffineStress:
     """:class:`AffineStress` of a closure in :data:`AFFINE_CLOSURES`, from one linearisation of
-    its stress at E = 0 (:func:`linearized_stress`).
+    its stress at E = 0 applied to the two uniform unit strains.
 
-    Exact for those closures: each is affine in E and pointwise, so the response to a uniform
-    unit strain is the local slope everywhere.
+    Exact for those closures: each is affine in E and pointwise (S:E at a point depends on E
+    there only), so the response to a uniform unit strain is the local slope everywhere.
     """
     _, c, D, _ = inputs
-    sigma0, slope, viscosity = linearized_stress(closure, inputs, jnp.zeros((2, *c.shape), D.dtype))
+    x0 = jnp.zeros((2, *c.shape), D.dtype)
+    sigma0, tangent, viscosity = jax.linearize(
+        lambda x: _deviatoric_stress(closure, x, inputs)[:2], x0, has_aux=True
+    )
+    units = jnp.eye(2, dtype=D.dtype)[:, :, None, None] * jnp.ones_like(x0)
+    slope = jnp.stack([tangent(units[b]) for b in range(2)])
     return AffineStress(sigma0, slope, viscosity)
 
 
@@ -440,18 +429,6 @@ def strain_components(grad_u: Array) -> Array:
     return jnp.stack([grad_u[..., 0, 0], (grad_u[..., 0, 1] + grad_u[..., 1, 0]) / 2])
 
 
-def _flow_at(problem: StrainProblem, x: Array, L: Array | float) -> Flow:
-    """The flow of the stress at the strain x = (E11, E12), with the closure's S:D, S:E there."""
-    packed, viscosity, (S_D, S_E) = _deviatoric_stress(problem.closure, x, problem.inputs)
-    return Flow(*velocity_of_stress(packed, viscosity, L), S_D=S_D, S_E=S_E)
-
-
-def _self_consistent_strain(problem: StrainProblem, x0: Array) -> Array:
-    return fixed_point(
-        problem.update, x0, problem.theta, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
-    )
-
-
 def solve_flow(
     params: ActiveFluidParams,
     c: Array,
@@ -465,8 +442,13 @@ def solve_flow(
     Differentiable in params, c, D and closure_params.
     """
     problem = _strain_problem(params, c, D, closure, closure_params)
-    x = _self_consistent_strain(problem, jnp.zeros((2, *c.shape), D.dtype))
-    return _flow_at(problem, x, params.L)
+    x0 = jnp.zeros((2, *c.shape), D.dtype)
+    x = fixed_point(
+        problem.update, x0, problem.theta, problem.rtol, STOKES_MAX_ITERATIONS, problem.affine
+    )
+    packed, viscosity, (S_D, S_E) = _deviatoric_stress(problem.closure, x, problem.inputs)
+    u, grad_u = velocity_of_stress(packed, viscosity, params.L)
+    return Flow(u=u, grad_u=grad_u, S_D=S_D, S_E=S_E)
 
 
 def stepping_flow(
@@ -510,13 +492,6 @@ def stepping_flow(
     strain = strain_components(grad_u)
     S_D, S_E = closure(closure_params, c, D, _trace_free(strain))
     return Flow(u, grad_u, S_D, S_E), strain
-
-
-def self_consistent_strain(
-    params: ActiveFluidParams, c: Array, D: Array, closure: Closure, closure_params: Any = ()
-) -> Array:
-    """(E11, E12) (2, n, n) of :func:`solve_flow`'s flow: the start of a lagged rollout."""
-    return strain_components(solve_flow(params, c, D, closure, closure_params).grad_u)
 
 
 def stokes_iterations(
