@@ -42,6 +42,7 @@ CURVES = (
     "force_evals_per_step",
     "val_return",
     "val_front_ratio",
+    "val_dominance",
     "val_energy_error_median",
     "val_force_evals_median",
 )
@@ -105,6 +106,11 @@ class RLTrainConfig(FlowConfig):
     dt_min: float = Field(DEFAULTS.dt_min, gt=0)
     validation_systems: int = Field(DEFAULTS.validation_systems, ge=1)
     validation_seed: int = Field(DEFAULTS.validation_seed, ge=TRAIN_SEED_LOW)
+    selection: Literal["front_ratio", "dominance"] = Field(
+        DEFAULTS.selection,
+        description="chunk kept: lowest validation ratio to the fixed-η front, or lowest "
+        "max(error, cost) relative to common_eta",
+    )
     calibration_points: int = Field(
         DEFAULTS.calibration_points, ge=1, description="cost weights tried for a tradeoff policy"
     )
@@ -198,13 +204,18 @@ def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experim
         "held_out_below": TRAIN_SEED_LOW,
         "selected_chunk": result.best_chunk,
         "selection": (
-            "lowest ratio of the validation median |dE/E0| to the fixed-eta front at the "
+            "lowest max(validation median |dE/E0| / that of eta = "
+            f"{config.common_eta}, validation median force evaluations / those of eta = "
+            f"{config.common_eta})"
+            if config.selection == "dominance"
+            else "lowest ratio of the validation median |dE/E0| to the fixed-eta front at the "
             "validation median force evaluations"
         ),
         "validation": {
             key: result.history[result.best_chunk][key]
             for key in (
                 "val_front_ratio",
+                "val_dominance",
                 "val_return",
                 "val_energy_error_median",
                 "val_force_evals_median",
@@ -233,6 +244,7 @@ def train_metrics(config: TrainConfig, result: TrainResult) -> dict[str, float]:
         "best_chunk": float(result.best_chunk),
         "val_return": best["val_return"],
         "val_front_ratio": best["val_front_ratio"],
+        "val_dominance": best["val_dominance"],
         "val_energy_error_median": best["val_energy_error_median"],
         "val_force_evals_median": best["val_force_evals_median"],
         "final_val_return": last["val_return"],

@@ -131,6 +131,7 @@ def saved_policy(tmp_path_factory):
         "episode_return": -1.0,
         "val_return": -2.0,
         "val_front_ratio": 0.9,
+        "val_dominance": 1.1,
         "val_energy_error_median": 1e-9,
         "val_force_evals_median": 100.0,
     }
@@ -209,6 +210,7 @@ def test_tradeoff_policy_runs_at_its_calibrated_and_the_swept_weights(tmp_path):
         "env_steps": 8.0,
         "val_return": -2.0,
         "val_front_ratio": 0.9,
+        "val_dominance": 1.1,
         "val_energy_error_median": 1e-9,
         "val_force_evals_median": 100.0,
     }

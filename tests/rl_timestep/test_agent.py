@@ -12,7 +12,7 @@ from rl_timestep.dqn import DQNSettings, epsilon_at, init_learner, make_iteratio
 from rl_timestep.env import PUBLISHED_INTERVAL
 from rl_timestep.evaluate import rollout
 from rl_timestep.policy import make_act
-from rl_timestep.train import TrainConfig, train
+from rl_timestep.train import TrainConfig, common_row, dominance, selection_score, train
 
 
 def test_replay_buffer_wraps_around_and_samples_filled_rows():
@@ -136,3 +136,27 @@ def test_tradeoff_training_calibrates_the_cost_weight_on_validation():
     best = min(result.calibration, key=lambda record: record["dominance"])
     assert result.cost_weight == best["cost_weight"]
     assert all(record["force_evals_median"] > 0 for record in result.calibration)
+
+
+def test_model_selection_ranks_chunks_by_the_chosen_criterion():
+    front = [
+        {
+            "eta": eta,
+            "energy_error_median": 1e-8 * (eta / 0.01) ** 4,
+            "force_evals_median": 30 / eta,
+        }
+        for eta in (0.00464, 0.01, 0.0215)
+    ]
+    common = common_row(front, 0.01)
+    assert common["eta"] == 0.01
+    # Cheaper and more accurate than the common setting: dominance below 1.
+    assert dominance(0.8e-8, 2900.0, common) == pytest.approx(0.9667, rel=1e-3)
+    # Far below the front but costlier than the common setting: dominance above 1.
+    assert dominance(1e-10, 9000.0, common) == pytest.approx(3.0)
+    cheap_and_accurate = {"val_front_ratio": 0.8, "val_dominance": 0.97}
+    far_below_but_costly = {"val_front_ratio": 0.3, "val_dominance": 3.0}
+    records = [cheap_and_accurate, far_below_but_costly]
+    assert min(records, key=lambda r: selection_score(r, "front_ratio")) is far_below_but_costly
+    assert min(records, key=lambda r: selection_score(r, "dominance")) is cheap_and_accurate
+    with pytest.raises(ValueError, match="selection must be one of"):
+        selection_score(cheap_and_accurate, "return")
