@@ -10,12 +10,12 @@ median force evaluations / its median), below 1 when they are both more accurate
 with "front_ratio", those whose median final |ΔE/E₀| lies furthest below the fixed-η front at
 their median force evaluations (interpolated in log-log). The front ratio alone also rewards a
 policy that sits far from the common setting's cost, and with a steep front a small validation
-set's noise then picks a policy at the wrong operating point. A policy with the "tradeoff" observation is then rolled out at
-``calibration_points`` cost weights and its default weight is the one at which it beats the
-common setting η = ``common_eta`` by the widest margin (:func:`calibrate`). Training systems are
-random_triple(seed) with seeds drawn by ``jax.random`` in [TRAIN_SEED_LOW, 2³¹ − 1) and the
-validation seeds lie in that range too, so seeds below TRAIN_SEED_LOW (evaluation's default
-0 … 99) are never seen.
+set's noise then picks a policy at the wrong operating point. A policy with the "tradeoff"
+observation is then rolled out at ``calibration_points`` cost weights and its default weight is
+the one at which it beats the common setting η = ``common_eta`` by the widest margin
+(:func:`calibrate`). Training systems are random_triple(seed) with seeds drawn by ``jax.random``
+in [TRAIN_SEED_LOW, 2³¹ − 1) and the validation seeds lie in that range too, so seeds below
+TRAIN_SEED_LOW (evaluation's default 0 … 99) are never seen.
 """
 
 from __future__ import annotations
