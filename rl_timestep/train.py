@@ -240,11 +240,16 @@ def common_row(front: list[dict[str, float]], common_eta: float) -> dict[str, fl
     return min(front, key=lambda row: abs(math.log(row["eta"] / common_eta)))
 
 
-def selection_score(record: dict[str, float], selection: str) -> float:
-    """What model selection minimises over the chunks (see ``SELECTIONS``)."""
+def selection_key(selection: str) -> str:
+    """The chunk-record value that model selection minimises (see ``SELECTIONS``)."""
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
-    return record["val_dominance" if selection == "dominance" else "val_front_ratio"]
+    return "val_dominance" if selection == "dominance" else "val_front_ratio"
+
+
+def selection_score(record: dict[str, float], selection: str) -> float:
+    """What model selection minimises over the chunks."""
+    return record[selection_key(selection)]
 
 
 def dominance(error: float, evals: float, common: dict[str, float]) -> float:
@@ -294,6 +299,7 @@ def train(
     config: TrainConfig, on_chunk: Callable[[dict[str, float]], None] = lambda record: None
 ) -> TrainResult:
     """Train a DQN controller; ``on_chunk(record)`` is called after every chunk."""
+    selection_key(config.selection)  # a bad selection fails here, not after the first chunk
     env, params, network = config.make_env(), config.make_env_params(), config.network()
     optimizer = config.optimizer()
     learner = init_learner(
