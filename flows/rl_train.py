@@ -44,6 +44,7 @@ CURVES = (
     "val_front_ratio",
     "val_dominance",
     "val_energy_error_median",
+    "val_energy_error_p90",
     "val_force_evals_median",
 )
 
@@ -98,6 +99,12 @@ class RLTrainConfig(FlowConfig):
     )
     failure_penalty: float = Field(DEFAULTS.failure_penalty, ge=0)
     switch_penalty: float = Field(DEFAULTS.switch_penalty, ge=0, description="cost of changing η")
+    jump_weight: float = Field(
+        DEFAULTS.jump_weight,
+        ge=0,
+        description="weight of each interval's own energy change in decades above jump_scale",
+    )
+    jump_scale: float = Field(DEFAULTS.jump_scale, gt=0, description="interval change costing ~0")
     max_steps_per_interval: int = Field(DEFAULTS.max_steps_per_interval, ge=1)
     safeguard: bool = DEFAULTS.safeguard
     safeguard_factor: float = Field(DEFAULTS.safeguard_factor, gt=1)
@@ -193,6 +200,8 @@ def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experim
             "cost_weight_spread": config.cost_weight_spread,
             "failure_penalty": config.failure_penalty,
             "switch_penalty": config.switch_penalty,
+            "jump_weight": config.jump_weight,
+            "jump_scale": config.jump_scale,
             "max_energy_error": config.max_energy_error,
         },
         "training_seeds": (
@@ -264,7 +273,7 @@ def learning_curves_plot(history: list[dict[str, float]], path: Path) -> Path:
     steps = np.array([record["env_steps"] for record in history])
     panels = [
         ("return", ["episode_return", "val_return"], False),
-        ("final |ΔE/E₀|", ["val_energy_error_median"], True),
+        ("final |ΔE/E₀|", ["val_energy_error_median", "val_energy_error_p90"], True),
         ("force evaluations / episode", ["episode_force_evals", "val_force_evals_median"], True),
         ("validation front ratio, loss, ε", ["val_front_ratio", "loss", "epsilon"], True),
     ]

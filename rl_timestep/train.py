@@ -87,6 +87,8 @@ class TrainConfig:
     cost_weight_spread: float = 0.0
     failure_penalty: float = 10.0
     switch_penalty: float = 0.2
+    jump_weight: float = 0.0
+    jump_scale: float = 1e-8
     max_steps_per_interval: int = 20_000
     safeguard: bool = False
     safeguard_factor: float = 10.0
@@ -122,6 +124,8 @@ class TrainConfig:
             cost_weight_spread=self.cost_weight_spread,
             failure_penalty=self.failure_penalty,
             switch_penalty=self.switch_penalty,
+            jump_weight=self.jump_weight,
+            jump_scale=self.jump_scale,
             safeguard=self.safeguard,
             safeguard_factor=self.safeguard_factor,
             safeguard_threshold=self.safeguard_threshold,
@@ -217,6 +221,7 @@ def chunk_record(
         "mean_action": float(np.dot(counts, np.arange(counts.size)) / max(counts.sum(), 1)),
         "val_return": float(np.mean(validation.returns)),
         "val_energy_error_median": float(np.median(validation.energy_error)),
+        "val_energy_error_p90": float(np.percentile(validation.energy_error, 90)),
         "val_force_evals_median": float(np.median(validation.force_evals)),
         "val_failed": float(np.sum(np.asarray(validation.status) != nbody.STATUS_OK)),
         "seconds": seconds,

@@ -152,6 +152,29 @@ def test_reward_decreases_with_error_and_with_cost(params):
     assert float(control_reward(params, 1e-9, 1e-9, 100, True, False)) < reward(1e-9, 100)
 
 
+def test_jump_term_charges_the_interval_alone_whatever_came_before(env, params):
+    """With jump_weight > 0 an interval's own energy change costs the same after a clean start
+    and after a run has gone bad; the telescoped log error alone charges it far less then."""
+    charged = params._replace(jump_weight=jnp.asarray(0.5), jump_scale=jnp.asarray(1e-8))
+
+    def reward(params, before, jump):
+        return float(control_reward(params, before, before + jump, 100, False, False, jump=jump))
+
+    for before in (1e-9, 1e-5):
+        extra = reward(params, before, 1e-7) - reward(charged, before, 1e-7)
+        assert extra == pytest.approx(0.5 * np.log10(11.0), rel=1e-12)
+    assert reward(params, 1e-5, 1e-7) - reward(params, 1e-5, 0.0) > -0.01  # nearly free
+    assert np.all(np.diff([reward(charged, 1e-6, j) for j in (0.0, 1e-9, 1e-7, 1e-5)]) < 0)
+    # The environment charges the step's own energy change.
+    _, state = env.reset_to(*nb.random_triple(2), params)
+    step_env = jax.jit(env.step_env)
+    _, plain_state, plain, _, info = step_env(state, ACTION, params)
+    _, _, with_jump, _, _ = step_env(state, ACTION, charged)
+    jump = float(plain_state.last_jump)
+    assert jump == pytest.approx(float(info.energy_error), rel=1e-12)  # the first interval
+    assert float(plain - with_jump) == pytest.approx(0.5 * np.log10(1 + jump / 1e-8), rel=1e-9)
+
+
 def test_episode_cost_weights_span_the_spread_and_set_the_reward(params):
     env = TimestepEnv("hermite4", "tradeoff")
     spread = params._replace(cost_weight=jnp.asarray(2.0), cost_weight_spread=jnp.asarray(1.0))
