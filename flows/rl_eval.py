@@ -100,6 +100,9 @@ class RLEvalConfig(FlowConfig):
         100_000, ge=1, description="integrator steps per control interval before giving up"
     )
     ias15: bool = Field(True, description="REBOUND IAS15 anchor (skipped if not installed)")
+    tail_threshold: float = Field(
+        1e-6, gt=0, description="final |ΔE/E₀| above which a run counts as gone bad (tail)"
+    )
 
     quick_overrides = {"n_seeds": 6, "t_end": 5.0, "max_steps_per_interval": 20_000}
 
@@ -339,6 +342,56 @@ def front_metrics(rows: list[dict[str, Any]], integrator: str, common_eta: float
     }
 
 
+def paired_metrics(rl: dict[str, Any], common: dict[str, Any], tail_threshold: float) -> dict:
+    """The policy against the common fixed η system by system (two ``per_system`` entries).
+
+    A controller can lower its median cost without a better median error by giving up on runs
+    that have gone bad: they end above the median error whatever they cost. These numbers show
+    it: the share of runs above ``tail_threshold`` for both, and the median over systems of the
+    policy's force evaluations over the common η's on the same system, separately where the
+    policy ended at or below the threshold and where above (a key is left out where there is no
+    such system)."""
+    rl_errors, common_errors = np.asarray(rl["energy_error"]), np.asarray(common["energy_error"])
+    cost_ratio = np.asarray(rl["force_evals"], float) / np.asarray(common["force_evals"], float)
+    accurate = rl_errors <= tail_threshold
+    tiny = np.finfo(np.float64).tiny
+    metrics = {
+        "rl_tail_share": float(np.mean(~accurate)),
+        "common_tail_share": float(np.mean(common_errors > tail_threshold)),
+        "rl_error_ratio_paired_median": float(
+            np.median(np.maximum(rl_errors, tiny) / np.maximum(common_errors, tiny))
+        ),
+        "rl_cost_ratio_paired_median": float(np.median(cost_ratio)),
+    }
+    if accurate.any():
+        metrics["rl_cost_ratio_where_accurate"] = float(np.median(cost_ratio[accurate]))
+    if (~accurate).any():
+        metrics["rl_cost_ratio_where_tail"] = float(np.median(cost_ratio[~accurate]))
+    return metrics
+
+
+def integrator_metrics(
+    rows: list[dict[str, Any]], details: dict[str, Any], integrator: str, config: RLEvalConfig
+) -> dict[str, float]:
+    """:func:`front_metrics` and :func:`paired_metrics` of the policy driving one integrator."""
+    metrics = front_metrics(rows, integrator, config.common_eta)
+    common = next(
+        r
+        for r in rows
+        if r["method"] == "fixed"
+        and r["integrator"] == integrator
+        and r["eta"] == metrics["common_eta"]
+    )
+    metrics.update(
+        paired_metrics(
+            details[f"{integrator}/rl"],
+            details[f"{integrator}/{common['label']}"],
+            config.tail_threshold,
+        )
+    )
+    return metrics
+
+
 def is_sweep(r: dict[str, Any]) -> bool:
     """A policy row at one of the ``tradeoff_sweep`` weights."""
     return r["method"] == "rl" and r.get("label", "").startswith("rl w=")
@@ -521,9 +574,9 @@ def eval_body(config: RLEvalConfig, logger: RunLogger, output_dir: Path) -> Flow
         metrics["ias15_energy_error_median"] = ias15_row["energy_error_median"]
         metrics["ias15_force_evals_median"] = ias15_row["force_evals_median"]
     metrics["ias15_available"] = float(ias15_row is not None)
-    metrics.update(front_metrics(rows, config.integrator, config.common_eta))
+    metrics.update(integrator_metrics(rows, details, config.integrator, config))
     for integrator in config.transfer_integrators:
-        transfer = front_metrics(rows, integrator, config.common_eta)
+        transfer = integrator_metrics(rows, details, integrator, config)
         metrics.update({f"transfer_{integrator}_{key}": value for key, value in transfer.items()})
     held_out = config.seed_start + config.n_seeds <= policy.config.get("held_out_below", 0)
     metrics["held_out"] = float(held_out)

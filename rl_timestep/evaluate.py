@@ -135,11 +135,15 @@ def front_error_at(front_evals: np.ndarray, front_errors: np.ndarray, evals: flo
     """The fixed-η front's median error at a cost, interpolated linearly in log-log.
 
     front_evals, front_errors: the fixed settings' median force evaluations and median errors.
-    Outside the range of the front the nearest segment is extrapolated.
+    Outside the range of the front the nearest segment is extrapolated. Settings with equal
+    cost (short runs) count once, with the lowest error among them.
     """
-    order = np.argsort(front_evals)
-    x = np.log10(np.asarray(front_evals, float)[order])
-    y = np.log10(np.maximum(np.asarray(front_errors, float)[order], 1e-300))
+    x_all = np.log10(np.asarray(front_evals, float))
+    y_all = np.log10(np.maximum(np.asarray(front_errors, float), 1e-300))
+    x = np.unique(x_all)
+    y = np.array([y_all[x_all == value].min() for value in x])
+    if len(x) == 1:
+        return float(10 ** y[0])
     k = int(np.clip(np.searchsorted(x, np.log10(evals)), 1, len(x) - 1))
     slope = (y[k] - y[k - 1]) / (x[k] - x[k - 1])
     return float(10 ** (y[k - 1] + slope * (np.log10(evals) - x[k - 1])))

@@ -16,7 +16,9 @@ from flows.rl_eval import (
     front_metrics,
     held_out_systems,
     ias15_reference,
+    integrator_metrics,
     markdown_table,
+    paired_metrics,
     pareto_plot,
     write_artifacts_task,
 )
@@ -42,6 +44,7 @@ ROW_KEYS = {
     [
         (["run", "rl-timestep-eval", "--set", "n_seeds=0"], "n_seeds"),
         (["run", "rl-timestep-eval", "--set", "t_end=0"], "t_end"),
+        (["run", "rl-timestep-eval", "--set", "tail_threshold=0"], "tail_threshold"),
         (["run", "rl-timestep-eval", "--set", "integrator=leapfrog"], "integrator"),
         (["run", "rl-timestep-eval", "--set", "policy=/no/such/policy"], "policy: no such file"),
         (["run", "rl-timestep-eval", "--set", f"policy={'ab' * 16}"], "not found"),
@@ -88,6 +91,10 @@ def test_front_interpolates_in_log_log():
     assert front_error_at(evals, errors, 1000.0) == pytest.approx(1e-8)
     assert front_error_at(evals, errors, np.sqrt(1e5)) == pytest.approx(1e-6)
     assert front_error_at(evals, errors, 1e5) == pytest.approx(1e-12)  # last segment extended
+    # Equal costs (a short run) count once, with the better error, and never give nan.
+    tied = front_error_at(np.array([100.0, 100.0, 1000.0]), np.array([1e-3, 1e-4, 1e-8]), 316.0)
+    assert tied == pytest.approx(1e-6, rel=1e-2)
+    assert front_error_at(np.array([50.0, 50.0]), np.array([1e-5, 1e-6]), 70.0) == 1e-6
 
 
 def test_front_metrics_compare_with_the_fixed_curve():
@@ -118,6 +125,27 @@ def test_front_metrics_compare_with_the_fixed_curve():
     worse = {**rl, "energy_error_median": 1e-7}
     metrics = front_metrics([*rows, worse], "hermite4", 0.01)
     assert metrics["below_front"] == 0.0 and metrics["beats_common"] == 0.0
+
+
+def test_paired_metrics_expose_a_policy_that_gives_up_on_bad_runs():
+    """Same median error, lower median cost, bought by abandoning a third of the runs: the
+    medians say the policy wins, the paired numbers say where the saving came from."""
+    common = {"energy_error": [1e-9] * 6, "force_evals": [3000] * 6}
+    rl = {
+        "energy_error": [9e-10, 9e-10, 9e-10, 9e-10, 1e-4, 1e-3],
+        "force_evals": [3000, 3000, 3000, 3000, 600, 600],
+    }
+    assert np.median(rl["force_evals"]) == 3000.0  # ties with common η on the median ...
+    rl["force_evals"][0] = 2900  # ... and now beats it there
+    metrics = paired_metrics(rl, common, tail_threshold=1e-6)
+    assert metrics["rl_tail_share"] == pytest.approx(1 / 3)
+    assert metrics["common_tail_share"] == 0.0
+    assert metrics["rl_cost_ratio_where_accurate"] == 1.0
+    assert metrics["rl_cost_ratio_where_tail"] == pytest.approx(0.2)
+    assert metrics["rl_error_ratio_paired_median"] == pytest.approx(0.9)
+    assert metrics["rl_cost_ratio_paired_median"] == pytest.approx((2900 / 3000 + 1) / 2)
+    clean = paired_metrics(common, common, tail_threshold=1e-6)
+    assert clean["rl_tail_share"] == 0.0 and "rl_cost_ratio_where_tail" not in clean
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +211,9 @@ def test_evaluation_rows_and_artifacts(saved_policy, tmp_path):
     evals = [row["force_evals_median"] for row in fixed]
     assert np.all(np.diff(evals) <= 0) and evals[0] > 10 * evals[-1]
     assert set(details) == {f"hermite4/{row['label']}" for row in rows}
+    metrics = integrator_metrics(rows, details, "hermite4", config)
+    assert metrics["common_eta"] == 0.01 and 0.0 <= metrics["rl_tail_share"] <= 1.0
+    assert metrics["rl_cost_ratio_paired_median"] > 0
     reference = ias15_reference(np.asarray(masses), systems, config.t_end)
     if reference is not None:
         errors, evals, _ = reference
