@@ -34,6 +34,7 @@ from flows.rl_eval import (  # noqa: E402
     front_metrics,
     held_out_systems,
     ias15_reference,
+    integrator_metrics,
     markdown_table,
     resolve_policy,
     row,
@@ -47,32 +48,53 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def evaluate(config: RLEvalConfig) -> list[dict]:
+def evaluate(config: RLEvalConfig) -> tuple[list[dict], dict]:
+    """The pareto rows and the per-system results, as the flow writes them."""
     policy = load_policy(resolve_policy(config.policy))
     masses, systems = held_out_systems(config)
-    rows = []
+    rows, details = [], {}
     for integrator in [config.integrator, *config.transfer_integrators]:
-        more, _, _ = evaluate_integrator(config, policy, integrator, masses, systems, log)
+        more, more_details, _ = evaluate_integrator(
+            config, policy, integrator, masses, systems, log
+        )
         rows += more
+        details.update(more_details)
     reference = ias15_reference(np.asarray(masses), systems, config.t_end)
     if reference is None:
         log("REBOUND not installed: no IAS15 row")
     else:
         errors, evals, wall = reference
         rows.append(row("ias15", None, errors, evals, wall, integrator="ias15", label="ias15"))
-    return rows
+    return rows, details
 
 
-def verdict(rows: list[dict], integrator: str, common_eta: float) -> str:
-    m = front_metrics(rows, integrator, common_eta)
+def verdict(rows: list[dict], details: dict | None, integrator: str, config: RLEvalConfig) -> str:
+    """The acceptance check of one integrator and, with per-system results, the paired one."""
+    if details is None:
+        m = front_metrics(rows, integrator, config.common_eta)
+    else:
+        m = integrator_metrics(rows, details, integrator, config)
     below = "below" if m["below_front"] else "NOT below"
     beats = "beats" if m["beats_common"] else "does NOT beat"
-    return (
+    text = (
         f"- {integrator}: policy median |ΔE/E₀| {m['rl_energy_error_median']:.2e} at "
         f"{m['rl_force_evals_median']:,.0f} force evaluations; the fixed-η curve there: "
         f"{m['front_energy_error_at_rl']:.2e} (ratio {m['rl_over_front']:.2f}, {below} the "
         f"front). η = {m['common_eta']:g}: {m['common_energy_error_median']:.2e} at "
         f"{m['common_force_evals_median']:,.0f}: the policy {beats} it in both error and cost."
+    )
+    if details is None:
+        return text
+    accurate, tail = (
+        f"{m[key]:.2f}" if key in m else "—"
+        for key in ("rl_cost_ratio_where_accurate", "rl_cost_ratio_where_tail")
+    )
+    common = f"η = {m['common_eta']:g}"
+    return text + (
+        f" System by system: {m['rl_tail_share']:.0%} of the policy's runs end above "
+        f"{config.tail_threshold:g} ({common}: {m['common_tail_share']:.0%}); its force "
+        f"evaluations over {common}'s are {accurate} (median) on the runs it ends at or below "
+        f"that and {tail} on the others."
     )
 
 
@@ -95,11 +117,16 @@ def main() -> None:
         "safeguard": args.safeguard,
     }
     config = build_config(RLEvalConfig, values)
-    rows = json.loads(Path(args.pareto).read_text()) if args.pareto else evaluate(config)
+    if args.pareto:
+        rows = json.loads(Path(args.pareto).read_text())
+        beside = Path(args.pareto).with_name("per_system.json")  # as the flow writes them
+        details = json.loads(beside.read_text()) if beside.exists() else None
+    else:
+        rows, details = evaluate(config)
     policy = load_policy(resolve_policy(config.policy))
     table = markdown_table(rows)
     checks = "\n".join(
-        verdict(rows, integrator, config.common_eta)
+        verdict(rows, details, integrator, config)
         for integrator in [config.integrator, *config.transfer_integrators]
     )
     print(table)
