@@ -36,7 +36,14 @@ from flows.progress import Progress
 from flows.runtime import FlowOutcome, execute
 from flows.tracking import RunLogger, tracking_client
 from rl_timestep.env import SEED_HIGH, TimestepEnv, env_params
-from rl_timestep.evaluate import Rollout, front_error_at, n_control_steps, rollout, summarise
+from rl_timestep.evaluate import (
+    Rollout,
+    front_error_at,
+    n_control_steps,
+    paired_ratios,
+    rollout,
+    summarise,
+)
 from rl_timestep.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy, make_act
 
 FLOW_NAME = "rl-timestep-eval"
@@ -354,14 +361,14 @@ def paired_metrics(rl: dict[str, Any], common: dict[str, Any], tail_threshold: f
     rl_errors, common_errors = np.asarray(rl["energy_error"]), np.asarray(common["energy_error"])
     cost_ratio = np.asarray(rl["force_evals"], float) / np.asarray(common["force_evals"], float)
     accurate = rl_errors <= tail_threshold
-    tiny = np.finfo(np.float64).tiny
+    error_ratio, cost_ratio_median = paired_ratios(
+        rl_errors, rl["force_evals"], common_errors, common["force_evals"]
+    )
     metrics = {
         "rl_tail_share": float(np.mean(~accurate)),
         "common_tail_share": float(np.mean(common_errors > tail_threshold)),
-        "rl_error_ratio_paired_median": float(
-            np.median(np.maximum(rl_errors, tiny) / np.maximum(common_errors, tiny))
-        ),
-        "rl_cost_ratio_paired_median": float(np.median(cost_ratio)),
+        "rl_error_ratio_paired_median": error_ratio,
+        "rl_cost_ratio_paired_median": cost_ratio_median,
     }
     if accurate.any():
         metrics["rl_cost_ratio_where_accurate"] = float(np.median(cost_ratio[accurate]))

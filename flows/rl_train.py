@@ -43,6 +43,7 @@ CURVES = (
     "val_return",
     "val_front_ratio",
     "val_dominance",
+    "val_paired_dominance",
     "val_energy_error_median",
     "val_energy_error_p90",
     "val_force_evals_median",
@@ -113,7 +114,7 @@ class RLTrainConfig(FlowConfig):
     dt_min: float = Field(DEFAULTS.dt_min, gt=0)
     validation_systems: int = Field(DEFAULTS.validation_systems, ge=1)
     validation_seed: int = Field(DEFAULTS.validation_seed, ge=TRAIN_SEED_LOW)
-    selection: Literal["front_ratio", "dominance"] = Field(
+    selection: Literal["front_ratio", "dominance", "paired"] = Field(
         DEFAULTS.selection,
         description="chunk kept: lowest validation ratio to the fixed-η front, or lowest "
         "max(error, cost) relative to common_eta",
@@ -180,6 +181,24 @@ class RLTrainConfig(FlowConfig):
 # Pure orchestration (no Prefect, no MLflow): shared by the flow and the tests.
 
 
+def selection_rule(selection: str, common_eta: float) -> str:
+    """The model-selection rule in words, for the policy's JSON."""
+    return {
+        "dominance": (
+            f"lowest max(validation median |dE/E0| / that of eta = {common_eta}, validation "
+            f"median force evaluations / those of eta = {common_eta})"
+        ),
+        "paired": (
+            "lowest max(median over validation systems of |dE/E0| / that of eta = "
+            f"{common_eta} on the same system, median of the force-evaluation ratio)"
+        ),
+        "front_ratio": (
+            "lowest ratio of the validation median |dE/E0| to the fixed-eta front at the "
+            "validation median force evaluations"
+        ),
+    }[selection]
+
+
 def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experiment: str) -> dict:
     """The JSON config written beside the parameters: what they mean and where they came from."""
     return {
@@ -212,21 +231,18 @@ def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experim
         ),
         "held_out_below": TRAIN_SEED_LOW,
         "selected_chunk": result.best_chunk,
-        "selection": (
-            "lowest max(validation median |dE/E0| / that of eta = "
-            f"{config.common_eta}, validation median force evaluations / those of eta = "
-            f"{config.common_eta})"
-            if config.selection == "dominance"
-            else "lowest ratio of the validation median |dE/E0| to the fixed-eta front at the "
-            "validation median force evaluations"
-        ),
+        "selection": selection_rule(config.selection, config.common_eta),
         "validation": {
-            key: result.history[result.best_chunk][key]
-            for key in (
+            key: value
+            for key, value in result.history[result.best_chunk].items()
+            if key
+            in (
                 "val_front_ratio",
                 "val_dominance",
+                "val_paired_dominance",
                 "val_return",
                 "val_energy_error_median",
+                "val_energy_error_p90",
                 "val_force_evals_median",
             )
         },
@@ -254,6 +270,11 @@ def train_metrics(config: TrainConfig, result: TrainResult) -> dict[str, float]:
         "val_return": best["val_return"],
         "val_front_ratio": best["val_front_ratio"],
         "val_dominance": best["val_dominance"],
+        **(
+            {"val_paired_dominance": best["val_paired_dominance"]}
+            if "val_paired_dominance" in best
+            else {}
+        ),
         "val_energy_error_median": best["val_energy_error_median"],
         "val_force_evals_median": best["val_force_evals_median"],
         "final_val_return": last["val_return"],

@@ -43,7 +43,7 @@ from rl_timestep.env import (
     TimestepEnv,
     env_params,
 )
-from rl_timestep.evaluate import front_error_at, rollout
+from rl_timestep.evaluate import front_error_at, paired_ratios, rollout
 from rl_timestep.network import QNetwork
 from rl_timestep.policy import make_act
 
@@ -174,9 +174,17 @@ class TrainConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
-SELECTIONS = ("front_ratio", "dominance")
-"""Model selection over the chunks: the lowest validation ratio to the fixed-η front, or the
-lowest :func:`dominance` against the common fixed setting (below 1: more accurate and cheaper)."""
+SELECTIONS = ("front_ratio", "dominance", "paired")
+"""Model selection over the chunks: the lowest validation ratio to the fixed-η front, the
+lowest :func:`dominance` against the common fixed setting (below 1: more accurate and cheaper),
+or the lowest max(median over systems of the error ratio, of the cost ratio) against the common
+setting system by system (``paired_ratios``), which a policy cannot lower by giving up on the
+runs that have gone bad."""
+SELECTION_KEYS = {
+    "front_ratio": "val_front_ratio",
+    "dominance": "val_dominance",
+    "paired": "val_paired_dominance",
+}
 
 
 class TrainResult(NamedTuple):
@@ -200,8 +208,11 @@ def chunk_record(
     chunk: int,
     config: TrainConfig,
     seconds: float,
+    common=None,
 ) -> dict:
-    """Learning-curve values of one chunk: training episodes and the greedy validation."""
+    """Learning-curve values of one chunk: training episodes and the greedy validation.
+
+    common: the validation rollout of the common fixed η, for the paired comparison."""
     stats = jax.tree.map(np.asarray, stats)
     episodes = max(int(stats.episodes.sum()), 1)
     counts = stats.action_counts.sum(axis=0)
@@ -237,6 +248,15 @@ def chunk_record(
         record["val_force_evals_median"],
         common_row(front, config.common_eta),
     )
+    if common is not None:
+        record["val_paired_dominance"] = max(
+            paired_ratios(
+                validation.energy_error,
+                validation.force_evals,
+                common.energy_error,
+                common.force_evals,
+            )
+        )
     return record
 
 
@@ -249,7 +269,7 @@ def selection_key(selection: str) -> str:
     """The chunk-record value that model selection minimises (see ``SELECTIONS``)."""
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
-    return "val_dominance" if selection == "dominance" else "val_front_ratio"
+    return SELECTION_KEYS[selection]
 
 
 def selection_score(record: dict[str, float], selection: str) -> float:
@@ -329,10 +349,11 @@ def train(
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    front = []
+    front, fixed_runs = [], []
     for action, eta in enumerate(config.etas):
         fixed_action = (learner.q_params, jnp.asarray(action, jnp.int32))
         fixed = validate(fixed_action, params, masses, systems)
+        fixed_runs.append(jax.tree.map(np.asarray, fixed))
         front.append(
             {
                 "eta": eta,
@@ -340,11 +361,13 @@ def train(
                 "force_evals_median": float(np.median(fixed.force_evals)),
             }
         )
+    common = fixed_runs[front.index(common_row(front, config.common_eta))]
     history, best_score, best_chunk, best_params = [], np.inf, -1, learner.q_params
     for index in range(config.n_chunks):
         learner, stats = chunk(learner)
         validation = validate((learner.q_params, no_fixed), params, masses, systems)
-        record = chunk_record(stats, validation, front, index, config, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        record = chunk_record(stats, validation, front, index, config, seconds, common)
         history.append(record)
         score = selection_score(record, config.selection)
         if score < best_score:
