@@ -178,8 +178,8 @@ SELECTIONS = ("front_ratio", "dominance", "paired")
 """Model selection over the chunks: the lowest validation ratio to the fixed-η front, the
 lowest :func:`dominance` against the common fixed setting (below 1: more accurate and cheaper),
 or the lowest max(median over systems of the error ratio, of the cost ratio) against the common
-setting system by system (``paired_ratios``), which a policy cannot lower by giving up on the
-runs that have gone bad."""
+setting system by system (``paired_ratios``), in which a run the policy gave up on counts as a
+loss in error whatever work it saved."""
 SELECTION_KEYS = {
     "front_ratio": "val_front_ratio",
     "dominance": "val_dominance",
