@@ -7,7 +7,8 @@ count), for ``integrator`` and then for each of ``transfer_integrators`` (the sa
 retrained). REBOUND's IAS15 (optional dependency) is the machine-precision anchor. Artifacts: the
 ``pareto`` table (JSON rows ``{method, eta, energy_error_median, energy_error_p90,
 force_evals_median, wall_time_s, …}``), the ``pareto_plot`` (error against force evaluations,
-log-log) and per-system results.
+log-log), the ``paired_plot`` (each system's error and cost relative to the common fixed η) and
+per-system results.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from flows.runtime import FlowOutcome, execute
 from flows.tracking import RunLogger, tracking_client
 from rl_timestep.env import SEED_HIGH, TimestepEnv, env_params
 from rl_timestep.evaluate import (
+    ERROR_FLOOR,
     Rollout,
     front_error_at,
     n_control_steps,
@@ -324,7 +326,7 @@ def front_metrics(rows: list[dict[str, Any]], integrator: str, common_eta: float
     evals = np.array([r["force_evals_median"] for r in fixed])
     errors = np.array([r["energy_error_median"] for r in fixed])
     front = front_error_at(evals, errors, rl["force_evals_median"])
-    common = min(fixed, key=lambda r: abs(math.log(r["eta"] / common_eta)))
+    common = common_fixed_row(rows, integrator, common_eta)
     dominated_by = [
         r["eta"]
         for r in fixed
@@ -382,13 +384,7 @@ def integrator_metrics(
 ) -> dict[str, float]:
     """:func:`front_metrics` and :func:`paired_metrics` of the policy driving one integrator."""
     metrics = front_metrics(rows, integrator, config.common_eta)
-    common = next(
-        r
-        for r in rows
-        if r["method"] == "fixed"
-        and r["integrator"] == integrator
-        and r["eta"] == metrics["common_eta"]
-    )
+    common = common_fixed_row(rows, integrator, config.common_eta)
     metrics.update(
         paired_metrics(
             details[f"{integrator}/rl"],
@@ -397,6 +393,50 @@ def integrator_metrics(
         )
     )
     return metrics
+
+
+def common_fixed_row(rows: list[dict[str, Any]], integrator: str, common_eta: float) -> dict:
+    """The fixed-η row of an integrator closest (in log) to the common setting."""
+    fixed = [r for r in rows if r["method"] == "fixed" and r["integrator"] == integrator]
+    return min(fixed, key=lambda r: abs(math.log(r["eta"] / common_eta)))
+
+
+def paired_plot(
+    rl: dict[str, Any],
+    common: dict[str, Any],
+    labels: tuple[str, str],
+    tail_threshold: float,
+    path: Path,
+) -> Path:
+    """Each system's final |ΔE/E₀| ratio against its force-evaluation ratio, policy over the
+    common fixed η (log-log). Runs the policy ended above ``tail_threshold`` are marked: a
+    cluster far up and to the left is a policy saving work by giving up on bad runs."""
+    import matplotlib.pyplot as plt
+
+    errors = np.maximum(np.asarray(rl["energy_error"], float), ERROR_FLOOR)
+    cost = np.asarray(rl["force_evals"], float) / np.asarray(common["force_evals"], float)
+    error = errors / np.maximum(np.asarray(common["energy_error"], float), ERROR_FLOOR)
+    tail = errors > tail_threshold
+    fig, ax = plt.subplots(figsize=(6.5, 5.2))
+    ax.loglog(cost[~tail], error[~tail], "o", ms=4, alpha=0.7, label=f"ends ≤ {tail_threshold:g}")
+    ax.loglog(cost[tail], error[tail], "x", ms=5, color="C3", label=f"ends > {tail_threshold:g}")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.loglog(
+        [np.median(cost)],
+        [np.median(error)],
+        "*",
+        ms=16,
+        color="C1",
+        mec="k",
+        label="medians of the ratios",
+    )
+    ax.set_xlabel(f"force evaluations: {labels[0]} / {labels[1]} (same system)")
+    ax.set_ylabel(f"final |ΔE/E₀|: {labels[0]} / {labels[1]} (same system)")
+    ax.set_title("system by system; lower left of the cross: better and cheaper", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
 
 
 def is_sweep(r: dict[str, Any]) -> bool:
@@ -561,7 +601,21 @@ def write_artifacts_task(
         f"t_end = {config.t_end:g}"
     )
     plot = pareto_plot(rows, title, output_dir / "pareto.png")
-    return {"pareto": pareto, "pareto_plot": plot, "pareto_table": table, "per_system": systems}
+    common = common_fixed_row(rows, config.integrator, config.common_eta)
+    paired = paired_plot(
+        details[f"{config.integrator}/rl"],
+        details[f"{config.integrator}/{common['label']}"],
+        ("rl", f"η = {common['eta']:.3g}"),
+        config.tail_threshold,
+        output_dir / "paired.png",
+    )
+    return {
+        "pareto": pareto,
+        "pareto_plot": plot,
+        "paired_plot": paired,
+        "pareto_table": table,
+        "per_system": systems,
+    }
 
 
 def eval_body(config: RLEvalConfig, logger: RunLogger, output_dir: Path) -> FlowOutcome:

@@ -222,6 +222,8 @@ def test_evaluation_rows_and_artifacts(saved_policy, tmp_path):
     table = json.loads(artifacts["pareto"].read_text())
     assert {row["method"] for row in table} == {"rl", "fixed"}
     assert artifacts["pareto_plot"].stat().st_size > 0
+    assert artifacts["paired_plot"].name == "paired.png"
+    assert artifacts["paired_plot"].stat().st_size > 0
     assert "| rl |" in markdown_table(rows)
     assert pareto_plot(rows, "t", tmp_path / "p.png").exists()
 
