@@ -38,11 +38,11 @@ from flows.runtime import FlowOutcome, execute
 from flows.tracking import RunLogger, tracking_client
 from rl_timestep.env import SEED_HIGH, TimestepEnv, env_params
 from rl_timestep.evaluate import (
-    ERROR_FLOOR,
     Rollout,
+    common_row,
     front_error_at,
     n_control_steps,
-    paired_ratios,
+    per_system_ratios,
     rollout,
     summarise,
 )
@@ -361,16 +361,15 @@ def paired_metrics(rl: dict[str, Any], common: dict[str, Any], tail_threshold: f
     policy ended at or below the threshold and where above (a key is left out where there is no
     such system)."""
     rl_errors, common_errors = np.asarray(rl["energy_error"]), np.asarray(common["energy_error"])
-    cost_ratio = np.asarray(rl["force_evals"], float) / np.asarray(common["force_evals"], float)
-    accurate = rl_errors <= tail_threshold
-    error_ratio, cost_ratio_median = paired_ratios(
+    error_ratio, cost_ratio = per_system_ratios(
         rl_errors, rl["force_evals"], common_errors, common["force_evals"]
     )
+    accurate = rl_errors <= tail_threshold
     metrics = {
         "rl_tail_share": float(np.mean(~accurate)),
         "common_tail_share": float(np.mean(common_errors > tail_threshold)),
-        "rl_error_ratio_paired_median": error_ratio,
-        "rl_cost_ratio_paired_median": cost_ratio_median,
+        "rl_error_ratio_paired_median": float(np.median(error_ratio)),
+        "rl_cost_ratio_paired_median": float(np.median(cost_ratio)),
     }
     if accurate.any():
         metrics["rl_cost_ratio_where_accurate"] = float(np.median(cost_ratio[accurate]))
@@ -398,7 +397,7 @@ def integrator_metrics(
 def common_fixed_row(rows: list[dict[str, Any]], integrator: str, common_eta: float) -> dict:
     """The fixed-η row of an integrator closest (in log) to the common setting."""
     fixed = [r for r in rows if r["method"] == "fixed" and r["integrator"] == integrator]
-    return min(fixed, key=lambda r: abs(math.log(r["eta"] / common_eta)))
+    return common_row(fixed, common_eta)
 
 
 def paired_plot(
@@ -413,10 +412,10 @@ def paired_plot(
     cluster far up and to the left is a policy saving work by giving up on bad runs."""
     import matplotlib.pyplot as plt
 
-    errors = np.maximum(np.asarray(rl["energy_error"], float), ERROR_FLOOR)
-    cost = np.asarray(rl["force_evals"], float) / np.asarray(common["force_evals"], float)
-    error = errors / np.maximum(np.asarray(common["energy_error"], float), ERROR_FLOOR)
-    tail = errors > tail_threshold
+    error, cost = per_system_ratios(
+        rl["energy_error"], rl["force_evals"], common["energy_error"], common["force_evals"]
+    )
+    tail = np.asarray(rl["energy_error"]) > tail_threshold
     fig, ax = plt.subplots(figsize=(6.5, 5.2))
     ax.loglog(cost[~tail], error[~tail], "o", ms=4, alpha=0.7, label=f"ends ≤ {tail_threshold:g}")
     ax.loglog(cost[tail], error[tail], "x", ms=5, color="C3", label=f"ends > {tail_threshold:g}")

@@ -233,10 +233,8 @@ def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experim
         "selected_chunk": result.best_chunk,
         "selection": selection_rule(config.selection, config.common_eta),
         "validation": {
-            key: value
-            for key, value in result.history[result.best_chunk].items()
-            if key
-            in (
+            key: result.history[result.best_chunk][key]
+            for key in (
                 "val_front_ratio",
                 "val_dominance",
                 "val_paired_dominance",
@@ -270,11 +268,7 @@ def train_metrics(config: TrainConfig, result: TrainResult) -> dict[str, float]:
         "val_return": best["val_return"],
         "val_front_ratio": best["val_front_ratio"],
         "val_dominance": best["val_dominance"],
-        **(
-            {"val_paired_dominance": best["val_paired_dominance"]}
-            if "val_paired_dominance" in best
-            else {}
-        ),
+        "val_paired_dominance": best["val_paired_dominance"],
         "val_energy_error_median": best["val_energy_error_median"],
         "val_force_evals_median": best["val_force_evals_median"],
         "final_val_return": last["val_return"],

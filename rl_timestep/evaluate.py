@@ -153,18 +153,30 @@ ERROR_FLOOR = 1e-15
 """|ΔE/E₀| below this is round-off: errors are floored here before they are divided."""
 
 
+def common_row(rows: list[dict[str, Any]], common_eta: float) -> dict[str, Any]:
+    """The row (a dict with "eta") of the fixed η closest (in log) to ``common_eta``."""
+    return min(rows, key=lambda row: abs(math.log(row["eta"] / common_eta)))
+
+
+def per_system_ratios(
+    errors: np.ndarray, evals: np.ndarray, reference_errors: np.ndarray, reference_evals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each system's final |ΔE/E₀| and force evaluations over a reference's on the same system
+    (errors floored at ``ERROR_FLOOR``): (error ratios, cost ratios)."""
+    error_ratio = np.maximum(np.asarray(errors, float), ERROR_FLOOR) / np.maximum(
+        np.asarray(reference_errors, float), ERROR_FLOOR
+    )
+    return error_ratio, np.asarray(evals, float) / np.asarray(reference_evals, float)
+
+
 def paired_ratios(
     errors: np.ndarray, evals: np.ndarray, reference_errors: np.ndarray, reference_evals: np.ndarray
 ) -> tuple[float, float]:
-    """Medians over systems of a controller's final |ΔE/E₀| and force evaluations over a
-    reference's on the same system: (error ratio, cost ratio).
+    """Medians over systems of :func:`per_system_ratios`: (error ratio, cost ratio).
 
     Unlike the ratio of the medians, these see where a saving comes from: a controller that
     gives up on the runs that have gone bad saves work there, which moves its median cost but
     not its median error (those runs end above the median either way); system by system it
     saves nothing on the others."""
-    error_ratio = np.maximum(np.asarray(errors, float), ERROR_FLOOR) / np.maximum(
-        np.asarray(reference_errors, float), ERROR_FLOOR
-    )
-    cost_ratio = np.asarray(evals, float) / np.asarray(reference_evals, float)
+    error_ratio, cost_ratio = per_system_ratios(errors, evals, reference_errors, reference_evals)
     return float(np.median(error_ratio)), float(np.median(cost_ratio))

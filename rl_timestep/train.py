@@ -43,7 +43,7 @@ from rl_timestep.env import (
     TimestepEnv,
     env_params,
 )
-from rl_timestep.evaluate import front_error_at, paired_ratios, rollout
+from rl_timestep.evaluate import common_row, front_error_at, paired_ratios, rollout
 from rl_timestep.network import QNetwork
 from rl_timestep.policy import make_act
 
@@ -208,7 +208,7 @@ def chunk_record(
     chunk: int,
     config: TrainConfig,
     seconds: float,
-    common=None,
+    common,
 ) -> dict:
     """Learning-curve values of one chunk: training episodes and the greedy validation.
 
@@ -248,21 +248,12 @@ def chunk_record(
         record["val_force_evals_median"],
         common_row(front, config.common_eta),
     )
-    if common is not None:
-        record["val_paired_dominance"] = max(
-            paired_ratios(
-                validation.energy_error,
-                validation.force_evals,
-                common.energy_error,
-                common.force_evals,
-            )
+    record["val_paired_dominance"] = max(
+        paired_ratios(
+            validation.energy_error, validation.force_evals, common.energy_error, common.force_evals
         )
+    )
     return record
-
-
-def common_row(front: list[dict[str, float]], common_eta: float) -> dict[str, float]:
-    """The validation-front row of the fixed η closest (in log) to ``common_eta``."""
-    return min(front, key=lambda row: abs(math.log(row["eta"] / common_eta)))
 
 
 def selection_key(selection: str) -> str:
@@ -353,7 +344,7 @@ def train(
     for action, eta in enumerate(config.etas):
         fixed_action = (learner.q_params, jnp.asarray(action, jnp.int32))
         fixed = validate(fixed_action, params, masses, systems)
-        fixed_runs.append(jax.tree.map(np.asarray, fixed))
+        fixed_runs.append(fixed)
         front.append(
             {
                 "eta": eta,

@@ -160,7 +160,9 @@ def saved_policy(tmp_path_factory):
         "val_return": -2.0,
         "val_front_ratio": 0.9,
         "val_dominance": 1.1,
+        "val_paired_dominance": 1.05,
         "val_energy_error_median": 1e-9,
+        "val_energy_error_p90": 1e-8,
         "val_force_evals_median": 100.0,
     }
     front = [
@@ -244,7 +246,9 @@ def test_tradeoff_policy_runs_at_its_calibrated_and_the_swept_weights(tmp_path):
         "val_return": -2.0,
         "val_front_ratio": 0.9,
         "val_dominance": 1.1,
+        "val_paired_dominance": 1.05,
         "val_energy_error_median": 1e-9,
+        "val_energy_error_p90": 1e-8,
         "val_force_evals_median": 100.0,
     }
     result = TrainResult(params, params, [record], 0, [], 1.0, 1.0, 1.3, [])
