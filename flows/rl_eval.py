@@ -326,7 +326,7 @@ def front_metrics(rows: list[dict[str, Any]], integrator: str, common_eta: float
     evals = np.array([r["force_evals_median"] for r in fixed])
     errors = np.array([r["energy_error_median"] for r in fixed])
     front = front_error_at(evals, errors, rl["force_evals_median"])
-    common = common_fixed_row(rows, integrator, common_eta)
+    common = common_row(fixed, common_eta)
     dominated_by = [
         r["eta"]
         for r in fixed
@@ -383,21 +383,19 @@ def integrator_metrics(
 ) -> dict[str, float]:
     """:func:`front_metrics` and :func:`paired_metrics` of the policy driving one integrator."""
     metrics = front_metrics(rows, integrator, config.common_eta)
-    common = common_fixed_row(rows, integrator, config.common_eta)
-    metrics.update(
-        paired_metrics(
-            details[f"{integrator}/rl"],
-            details[f"{integrator}/{common['label']}"],
-            config.tail_threshold,
-        )
-    )
+    rl, common, _ = paired_details(rows, details, integrator, config.common_eta)
+    metrics.update(paired_metrics(rl, common, config.tail_threshold))
     return metrics
 
 
-def common_fixed_row(rows: list[dict[str, Any]], integrator: str, common_eta: float) -> dict:
-    """The fixed-η row of an integrator closest (in log) to the common setting."""
+def paired_details(
+    rows: list[dict[str, Any]], details: dict[str, Any], integrator: str, common_eta: float
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The per-system results of the policy and of the common fixed η driving one integrator,
+    and the common η's row: (policy results, common η results, common η row)."""
     fixed = [r for r in rows if r["method"] == "fixed" and r["integrator"] == integrator]
-    return common_row(fixed, common_eta)
+    common = common_row(fixed, common_eta)
+    return details[f"{integrator}/rl"], details[f"{integrator}/{common['label']}"], common
 
 
 def paired_plot(
@@ -600,11 +598,11 @@ def write_artifacts_task(
         f"t_end = {config.t_end:g}"
     )
     plot = pareto_plot(rows, title, output_dir / "pareto.png")
-    common = common_fixed_row(rows, config.integrator, config.common_eta)
+    rl, common, common_fixed = paired_details(rows, details, config.integrator, config.common_eta)
     paired = paired_plot(
-        details[f"{config.integrator}/rl"],
-        details[f"{config.integrator}/{common['label']}"],
-        ("rl", f"η = {common['eta']:.3g}"),
+        rl,
+        common,
+        ("rl", f"η = {common_fixed['eta']:.3g}"),
         config.tail_threshold,
         output_dir / "paired.png",
     )

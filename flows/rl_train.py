@@ -27,7 +27,7 @@ from flows.tracking import RunLogger
 from rl_timestep.env import PUBLISHED_ETAS, SEED_HIGH, TRAIN_SEED_LOW
 from rl_timestep.features import n_features
 from rl_timestep.policy import save_policy
-from rl_timestep.train import TrainConfig, TrainResult, train
+from rl_timestep.train import TrainConfig, TrainResult, selection_rule, train
 
 FLOW_NAME = "rl-timestep-train"
 DESCRIPTION = "Train a DQN controller of the Hermite time-step parameter on random triples"
@@ -179,24 +179,6 @@ class RLTrainConfig(FlowConfig):
 
 # ----------------------------------------------------------------------------------------------
 # Pure orchestration (no Prefect, no MLflow): shared by the flow and the tests.
-
-
-def selection_rule(selection: str, common_eta: float) -> str:
-    """The model-selection rule in words, for the policy's JSON."""
-    return {
-        "dominance": (
-            f"lowest max(validation median |dE/E0| / that of eta = {common_eta}, validation "
-            f"median force evaluations / those of eta = {common_eta})"
-        ),
-        "paired": (
-            "lowest max(median over validation systems of |dE/E0| / that of eta = "
-            f"{common_eta} on the same system, median of the force-evaluation ratio)"
-        ),
-        "front_ratio": (
-            "lowest ratio of the validation median |dE/E0| to the fixed-eta front at the "
-            "validation median force evaluations"
-        ),
-    }[selection]
 
 
 def policy_config(config: TrainConfig, result: TrainResult, run_id: str, experiment: str) -> dict:

@@ -174,17 +174,36 @@ class TrainConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
-SELECTIONS = ("front_ratio", "dominance", "paired")
-"""Model selection over the chunks: the lowest validation ratio to the fixed-η front, the
-lowest :func:`dominance` against the common fixed setting (below 1: more accurate and cheaper),
-or the lowest max(median over systems of the error ratio, of the cost ratio) against the common
-setting system by system (``paired_ratios``), in which a run the policy gave up on counts as a
-loss in error whatever work it saved."""
 SELECTION_KEYS = {
     "front_ratio": "val_front_ratio",
     "dominance": "val_dominance",
     "paired": "val_paired_dominance",
 }
+"""Model selection over the chunks, and the chunk-record value each minimises: the lowest
+validation ratio to the fixed-η front, the lowest :func:`dominance` against the common fixed
+setting (below 1: more accurate and cheaper), or the lowest max(median over systems of the error
+ratio, of the cost ratio) against the common setting system by system (``paired_ratios``), in
+which a run the policy gave up on counts as a loss in error whatever work it saved."""
+SELECTIONS = tuple(SELECTION_KEYS)
+
+
+def selection_rule(selection: str, common_eta: float) -> str:
+    """The model-selection rule in words, for the policy's JSON."""
+    selection_key(selection)  # a clear error for an unknown rule
+    return {
+        "dominance": (
+            f"lowest max(validation median |dE/E0| / that of eta = {common_eta}, validation "
+            f"median force evaluations / those of eta = {common_eta})"
+        ),
+        "paired": (
+            "lowest max(median over validation systems of |dE/E0| / that of eta = "
+            f"{common_eta} on the same system, median of the force-evaluation ratio)"
+        ),
+        "front_ratio": (
+            "lowest ratio of the validation median |dE/E0| to the fixed-eta front at the "
+            "validation median force evaluations"
+        ),
+    }[selection]
 
 
 class TrainResult(NamedTuple):

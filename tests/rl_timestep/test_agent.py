@@ -10,9 +10,9 @@ from physics.nbody import random_triples
 from rl_timestep import replay
 from rl_timestep.dqn import DQNSettings, epsilon_at, init_learner, make_iteration
 from rl_timestep.env import PUBLISHED_INTERVAL
-from rl_timestep.evaluate import paired_ratios, rollout
+from rl_timestep.evaluate import common_row, paired_ratios, rollout
 from rl_timestep.policy import make_act
-from rl_timestep.train import TrainConfig, common_row, dominance, selection_score, train
+from rl_timestep.train import TrainConfig, dominance, selection_score, train
 
 
 def test_replay_buffer_wraps_around_and_samples_filled_rows():
